@@ -1,0 +1,108 @@
+//! `rustctl api validate` and `rustctl api format`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{FormatArgs, Output, ValidateArgs};
+use crate::api::ast::Item;
+use crate::api::{format as formatter, loader, parser, validate as checks};
+use crate::diagnostic::{SourceMap, display_path};
+
+/// Loads, validates and reports; exit 1 when there is any error.
+pub fn validate(args: &ValidateArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    let loaded = loader::load(&args.api);
+    let diagnostics = checks::validate(&loaded);
+    write!(
+        o.err,
+        "{}",
+        loaded.sources.render_all(&diagnostics, o.color)
+    )?;
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if errors > 0 {
+        writeln!(
+            o.err,
+            "{}: {errors} error(s), {warnings} warning(s)",
+            display_path(&args.api)
+        )?;
+        return Ok(1);
+    }
+    let (mut types, mut routes) = (0, 0);
+    for (_, file) in loaded.iter() {
+        for item in &file.items {
+            match item {
+                Item::Type(t) => types += t.decls.len(),
+                Item::Service(s) => routes += s.items.len(),
+                _ => {}
+            }
+        }
+    }
+    writeln!(
+        o.out,
+        "{}: ok ({} file(s), {types} type(s), {routes} route(s), {warnings} warning(s))",
+        display_path(&args.api),
+        loaded.files.len(),
+    )?;
+    Ok(0)
+}
+
+/// Formats each file; with `--check`, only reports the ones that would change.
+pub fn format(args: &FormatArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    let mut files = args.api.clone();
+    if let Some(dir) = &args.dir {
+        collect_api_files(dir, &mut files)?;
+    }
+    let mut code = 0;
+    for path in files {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                writeln!(o.err, "{}: cannot read: {e}", display_path(&path))?;
+                code = 1;
+                continue;
+            }
+        };
+        let (ast, errors) = parser::parse(&text, 0);
+        if !errors.is_empty() {
+            let mut sources = SourceMap::default();
+            sources.add(path.clone(), text);
+            write!(o.err, "{}", sources.render_all(&errors, o.color))?;
+            writeln!(
+                o.err,
+                "{}: not formatted: fix the syntax errors first",
+                display_path(&path)
+            )?;
+            code = 1;
+            continue;
+        }
+        let formatted = formatter::format(&ast, &text);
+        if args.stdout {
+            write!(o.out, "{formatted}")?;
+        } else if formatted != text {
+            if args.check {
+                writeln!(o.out, "{}: not formatted", display_path(&path))?;
+                code = 1;
+            } else {
+                std::fs::write(&path, &formatted)?;
+                writeln!(o.out, "{}: formatted", display_path(&path))?;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Every `*.api` file under `dir`, sorted so runs are deterministic.
+fn collect_api_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_api_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "api") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The command-line surface: argument definitions in one place, each command's work in its own
+//! module. Commands write through [`Output`], never straight to the process streams, so tests
+//! run them in-process.
+
+mod api;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// rustctl: contract-first microservices for Rust (go-zero's goctl, in Rust).
+#[derive(Debug, Parser)]
+#[command(name = "rustctl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to color output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Color when stderr is a terminal.
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with go-zero `.api` contracts.
+    #[command(subcommand)]
+    Api(ApiCommand),
+}
+
+/// `rustctl api ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Check a contract and its imports; errors name file:line:column.
+    Validate(ValidateArgs),
+    /// Rewrite contracts in the canonical layout, keeping every comment.
+    Format(FormatArgs),
+}
+
+/// `rustctl api validate`
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The `.api` file to check.
+    #[arg(long = "api", value_name = "FILE")]
+    pub api: std::path::PathBuf,
+}
+
+/// `rustctl api format`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["api", "dir"])))]
+pub struct FormatArgs {
+    /// A `.api` file to format (repeatable).
+    #[arg(long = "api", value_name = "FILE")]
+    pub api: Vec<std::path::PathBuf>,
+    /// Format every `.api` file under this directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Write nothing; exit 1 if any file is not formatted.
+    #[arg(long, conflicts_with = "stdout")]
+    pub check: bool,
+    /// Print the formatted text instead of rewriting the file.
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+/// Where a command's output goes.
+pub struct Output<'a> {
+    /// Results.
+    pub out: &'a mut dyn Write,
+    /// Diagnostics and progress.
+    pub err: &'a mut dyn Write,
+    /// Whether diagnostics are colored.
+    pub color: bool,
+}
+
+/// Parses `args` and runs the command; returns the process exit code.
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            let text = if code == 0 {
+                e.render().to_string()
+            } else {
+                e.render().ansi().to_string()
+            };
+            let _ = if code == 0 {
+                write!(out, "{text}")
+            } else {
+                write!(err, "{text}")
+            };
+            return code;
+        }
+    };
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut output = Output { out, err, color };
+    let result = match cli.command {
+        Command::Api(ApiCommand::Validate(args)) => api::validate(&args, &mut output),
+        Command::Api(ApiCommand::Format(args)) => api::format(&args, &mut output),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(output.err, "error: {e}");
+            1
+        }
+    }
+}

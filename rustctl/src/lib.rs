@@ -1,0 +1,8 @@
+//! rustctl: a contract-first microservice toolkit for Rust.
+//!
+//! The binary is a thin shell over this library: [`cli`] holds the command-line surface and
+//! everything it calls is reachable (and tested) in-process.
+
+pub mod api;
+pub mod cli;
+pub mod diagnostic;
