@@ -175,7 +175,7 @@ impl SourceMap {
             GraphicalTheme::unicode_nocolor()
         };
         let handler = GraphicalReportHandler::new_themed(theme)
-            .with_width(100)
+            .with_width(400)
             .with_links(false);
         let mut out = String::new();
         let report = Report::new(self, diagnostic);

@@ -177,7 +177,7 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         | Rule::named_type => "a type",
         Rule::array_len => "an array length",
         Rule::service_name => "a service name",
-        Rule::service_item => "a route",
+        Rule::service_item => "`@handler`",
         Rule::route | Rule::http_method => "an HTTP method (get, post, ...)",
         Rule::path => "a path starting with `/`",
         Rule::body => "`(`",
@@ -192,6 +192,7 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::equals => "`=`",
         Rule::comma => "`,`",
         Rule::star => "`*`",
+        Rule::semicolon => "`;`",
         Rule::EOI | Rule::end_of_file => "end of file",
         _ => return None,
     })
@@ -252,6 +253,7 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::colon
                 | Rule::equals
                 | Rule::comma
+                | Rule::semicolon
                 | Rule::kw_syntax
                 | Rule::kw_info
                 | Rule::kw_import
@@ -292,7 +294,7 @@ impl Builder {
         let span = self.span(pair);
         match pair.as_rule() {
             Rule::string => Value {
-                text: unescape(&raw[1..raw.len() - 1]),
+                text: raw[1..raw.len() - 1].to_string(),
                 quote: Quote::Double,
                 raw: raw.to_string(),
                 span,
@@ -604,23 +606,4 @@ impl Builder {
             .map(|p| self.data_type(p));
         Body { ty, span }
     }
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
 }

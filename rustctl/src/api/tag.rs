@@ -79,6 +79,8 @@ pub struct NumberRange {
 /// Something in a tag that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagProblem {
+    /// Whether the tag itself is malformed (Go's syntax) rather than a go-zero option.
+    pub malformed: bool,
     /// What is wrong.
     pub message: String,
     /// Where, in the file.
@@ -115,6 +117,7 @@ impl Tag {
             let key = &inner[key_start..i];
             if key.is_empty() || i + 1 >= bytes.len() || bytes[i] != b':' || bytes[i + 1] != b'"' {
                 tag.problems.push(TagProblem {
+                    malformed: true,
                     message: format!(
                         "malformed struct tag: expected key:\"value\" pairs, found `{}`",
                         &inner[key_start..]
@@ -133,6 +136,7 @@ impl Tag {
             }
             if i >= bytes.len() {
                 tag.problems.push(TagProblem {
+                    malformed: true,
                     message: format!("struct tag value for `{key}` is missing its closing quote"),
                     span: Span::new(base + key_start, base + inner.len()),
                 });
@@ -181,7 +185,11 @@ impl TagEntry {
                 );
                 match parse_option(part) {
                     Ok(option) => entry.options.push(option),
-                    Err(message) => problems.push(TagProblem { message, span }),
+                    Err(message) => problems.push(TagProblem {
+                        malformed: false,
+                        message,
+                        span,
+                    }),
                 }
             }
         }

@@ -238,10 +238,14 @@ impl<'a> Validator<'a> {
                     {
                         let key = (entry.key.clone(), entry.name.clone());
                         if let Some(&first) = json_keys.get(&key) {
-                            let d = Diagnostic::error(
+                            // Go's encoding/json silently drops both fields: a warning.
+                            let d = Diagnostic::warning(
                                 file,
                                 entry.value_span,
-                                format!("duplicate {} key `{}`", entry.key, entry.name),
+                                format!(
+                                    "duplicate {} key `{}`: neither field will be bound",
+                                    entry.key, entry.name
+                                ),
                             )
                             .with_note(file, first, "first used here");
                             self.out.push(d);
@@ -292,7 +296,15 @@ impl<'a> Validator<'a> {
     /// Option syntax problems, and `default`/`range`/`options` that cannot fit the field.
     fn check_tag(&mut self, file: FileId, field: &Field, tag: &Tag) {
         for problem in &tag.problems {
-            self.error(file, problem.span, problem.message.clone());
+            // Go compiles a malformed tag and encoding/json ignores it, so goctl accepts it: a
+            // warning, not an error. Bad go-zero options below are errors: they would fail
+            // every request at run time.
+            let d = if problem.malformed {
+                Diagnostic::warning(file, problem.span, problem.message.clone())
+            } else {
+                Diagnostic::error(file, problem.span, problem.message.clone())
+            };
+            self.out.push(d);
         }
         let scalar = match &field.kind {
             FieldKind::Named { ty, .. } => scalar_name(ty),
@@ -343,14 +355,11 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The root file must declare a service; imported files need not.
+    /// The contract (the root file with its imports) must declare a service somewhere: a file
+    /// that only collects imports is a complete contract when its imports hold the service.
     fn check_root_has_service(&mut self) {
-        let root = self.loaded.root;
-        let has = self.loaded.files[root]
-            .items
-            .iter()
-            .any(|i| matches!(i, Item::Service(_)));
-        if !has {
+        if self.services().next().is_none() {
+            let root = self.loaded.root;
             let end = self.loaded.sources.file(root).text.len();
             self.out.push(
                 Diagnostic::error(root, Span::new(end, end), "no service declared")
@@ -389,9 +398,9 @@ impl<'a> Validator<'a> {
                     "timeout" => parse_duration(&text).err(),
                     "maxBytes" => (!single || text.parse::<u64>().is_err())
                         .then(|| format!("`maxBytes: {text}` is not a byte count")),
-                    "prefix" => (!single || !text.starts_with('/') || check_path(&text).is_some())
-                        .then(|| format!("`prefix: {text}` must be a path starting with `/`")),
-                    "group" => (!single || text.is_empty() || !text.split('/').all(is_ident))
+                    "prefix" => (!single || check_path(&normalize_prefix(&text)).is_some())
+                        .then(|| format!("`prefix: {text}` is not a path")),
+                    "group" => (!single || !text.trim_matches('/').split('/').all(is_ident))
                         .then(|| format!("`group: {text}` must be a name or names joined by `/`")),
                     "jwt" | "jwtTransition" => (!single || !is_ident(&text)).then(|| {
                         format!("`{}: {text}` must name a config section", entry.key.name)
@@ -482,42 +491,44 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// A request or response names a declared struct; a response may also be `[]T`, as goctl
-    /// accepts.
+    /// A body is `T`, `*T`, `[]T` or `[]*T` with `T` declared or builtin, as goctl accepts;
+    /// a request may not be a slice (goctl: "request body must be struct").
     fn check_body(&mut self, file: FileId, body: Option<&Body>, what: &str) {
         let Some(ty) = body.and_then(|b| b.ty.as_ref()) else {
             return;
         };
-        let named = match &ty.kind {
-            TypeKind::Named(n) => Some(n),
-            TypeKind::Slice(inner) | TypeKind::Pointer(inner) if what == "response" => {
-                match &inner.kind {
-                    TypeKind::Named(n) => Some(n),
-                    _ => None,
-                }
+        fn strip_pointer(t: &TypeExpr) -> &TypeExpr {
+            match &t.kind {
+                TypeKind::Pointer(inner) => inner,
+                _ => t,
             }
-            _ => None,
+        }
+        let (is_slice, elem) = match &ty.kind {
+            TypeKind::Slice(inner) => (true, strip_pointer(inner)),
+            _ => (false, strip_pointer(ty)),
         };
-        match named {
-            Some(n) if self.types.contains_key(n.as_str()) => {}
-            Some(n) if BUILTIN_TYPES.contains(&n.as_str()) || n.contains('.') => {
-                self.error(
-                    file,
-                    ty.span,
-                    format!("the {what} must be a declared struct type, not `{n}`"),
-                );
-            }
-            Some(n) => {
-                self.error(file, ty.span, format!("undefined type `{n}`"));
-            }
-            None => {
-                let allowed = if what == "response" {
-                    "`Type` or `[]Type`"
-                } else {
-                    "`Type`"
-                };
-                self.error(file, ty.span, format!("the {what} must be {allowed}"));
-            }
+        let TypeKind::Named(name) = &elem.kind else {
+            self.error(
+                file,
+                ty.span,
+                format!("the {what} must be `Type`, `*Type` or `[]Type`"),
+            );
+            return;
+        };
+        if is_slice && what == "request" {
+            self.error(file, ty.span, "the request must be a struct, not a slice")
+                .help = Some(
+                "wrap the list in a request type: `Req { Items []T `json:\"items\"` }`".into(),
+            );
+        } else if name.contains('.') {
+            self.error(
+                file,
+                elem.span,
+                format!("package-qualified type `{name}` is not supported"),
+            );
+        } else if !self.types.contains_key(name.as_str()) && !BUILTIN_TYPES.contains(&name.as_str())
+        {
+            self.error(file, elem.span, format!("undefined type `{name}`"));
         }
     }
 
@@ -613,6 +624,7 @@ fn is_numeric(ty: &str) -> bool {
 
 /// Whether `value` can be a value of builtin `ty`.
 fn value_fits(ty: &str, value: &str) -> bool {
+    let value = value.trim();
     match ty {
         "bool" => matches!(value, "true" | "false"),
         t if t.starts_with("uint") || t == "byte" => value.parse::<u64>().is_ok(),
@@ -637,6 +649,7 @@ fn check_path(path: &str) -> Option<String> {
     let Some(rest) = path.strip_prefix('/') else {
         return Some(format!("path `{path}` must start with `/`"));
     };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
     for seg in rest.split('/') {
         if seg.is_empty() {
             return Some(format!("path `{path}` has an empty segment"));
@@ -659,14 +672,24 @@ fn check_path(path: &str) -> Option<String> {
     None
 }
 
+/// A prefix as routes use it: one leading `/`, no trailing one (go-zero accepts `v1/user`).
+pub fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
 /// `prefix` + `path` as go-zero joins them.
 pub fn join_path(prefix: &str, path: &str) -> String {
-    let prefix = prefix.trim_end_matches('/');
+    let prefix = normalize_prefix(prefix);
     if prefix.is_empty() {
         return path.to_string();
     }
     if path == "/" {
-        return prefix.to_string();
+        return prefix;
     }
     format!("{prefix}{path}")
 }
@@ -738,6 +761,7 @@ mod tests {
         for ok in ["/", "/a", "/a/:id", "/a-b/c.d/e_f", "/v1/:id/detail"] {
             assert_eq!(check_path(ok), None, "{ok}");
         }
+        assert_eq!(check_path("/users/"), None);
         for bad in ["a", "//a", "/a//b", "/a/:", "/a/:1x", "/a/{id}", "/a?b"] {
             assert!(check_path(bad).is_some(), "{bad}");
         }
