@@ -1,6 +1,8 @@
 //! The typed syntax tree of one `.api` file. Every node keeps the byte span it came from, so
 //! diagnostics can point at it and the formatter can put comments back in place.
 
+use serde::{Serialize, Serializer};
+
 use super::tag::Tag;
 
 /// A byte range in one source file.
@@ -10,6 +12,13 @@ pub struct Span {
     pub start: usize,
     /// One past the last byte.
     pub end: usize,
+}
+
+/// Spans print as `start..end` in snapshots: short, and easy to check by eye.
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}..{}", self.start, self.end))
+    }
 }
 
 impl Span {
@@ -25,7 +34,7 @@ impl Span {
 }
 
 /// A name as written, with its span.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ident {
     /// The text.
     pub name: String,
@@ -34,7 +43,7 @@ pub struct Ident {
 }
 
 /// How a value was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Quote {
     /// `"double quoted"`
     Double,
@@ -45,7 +54,7 @@ pub enum Quote {
 }
 
 /// A string-ish value: a quoted string, a raw string, or bare text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Value {
     /// The value with quotes removed and escapes resolved.
     pub text: String,
@@ -58,7 +67,7 @@ pub struct Value {
 }
 
 /// A comment, kept so that the formatter can print it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Comment {
     /// The comment's text, including `//` or `/* */`.
     pub text: String,
@@ -67,7 +76,7 @@ pub struct Comment {
 }
 
 /// One parsed `.api` file.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ApiFile {
     /// Top-level statements in source order.
     pub items: Vec<Item>,
@@ -76,7 +85,7 @@ pub struct ApiFile {
 }
 
 /// A top-level statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Item {
     /// `syntax = "v1"`
     Syntax(SyntaxStmt),
@@ -104,7 +113,7 @@ impl Item {
 }
 
 /// `syntax = "v1"`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyntaxStmt {
     /// The version string.
     pub version: Value,
@@ -113,7 +122,7 @@ pub struct SyntaxStmt {
 }
 
 /// `key: value`, as in `info(...)` and `@doc(...)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyValue {
     /// The key.
     pub key: Ident,
@@ -124,7 +133,7 @@ pub struct KeyValue {
 }
 
 /// `info(...)`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InfoStmt {
     /// The entries, in order.
     pub entries: Vec<KeyValue>,
@@ -133,7 +142,7 @@ pub struct InfoStmt {
 }
 
 /// `import "x.api"` or `import ( ... )`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportStmt {
     /// Whether the parenthesised form was used.
     pub grouped: bool,
@@ -144,7 +153,7 @@ pub struct ImportStmt {
 }
 
 /// `type X {...}` or `type ( ... )`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TypeStmt {
     /// Whether the parenthesised form was used.
     pub grouped: bool,
@@ -155,7 +164,7 @@ pub struct TypeStmt {
 }
 
 /// One declared type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TypeDecl {
     /// Its name.
     pub name: Ident,
@@ -166,7 +175,7 @@ pub struct TypeDecl {
 }
 
 /// What a declaration declares.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum TypeDeclKind {
     /// A struct type.
     Struct(StructBody),
@@ -180,7 +189,7 @@ pub enum TypeDeclKind {
 }
 
 /// The fields of a struct, and whether the `struct` keyword was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StructBody {
     /// `struct {` rather than `{`.
     pub struct_keyword: bool,
@@ -191,7 +200,7 @@ pub struct StructBody {
 }
 
 /// One struct field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Field {
     /// Named or embedded.
     pub kind: FieldKind,
@@ -212,7 +221,7 @@ impl Field {
 }
 
 /// A named field or an embedded type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum FieldKind {
     /// `Name Type`
     Named {
@@ -231,7 +240,7 @@ pub enum FieldKind {
 }
 
 /// A type as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TypeExpr {
     /// What kind of type.
     pub kind: TypeKind,
@@ -240,7 +249,7 @@ pub struct TypeExpr {
 }
 
 /// The shapes a type can take.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum TypeKind {
     /// A builtin or declared type name (possibly `pkg.Name`).
     Named(String),
@@ -259,7 +268,7 @@ pub enum TypeKind {
 }
 
 /// `@server(...) service name { ... }`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceStmt {
     /// The `@server` annotation before the block.
     pub server: Option<AtServer>,
@@ -272,7 +281,7 @@ pub struct ServiceStmt {
 }
 
 /// `@server( key: value ... )`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AtServer {
     /// The entries in order.
     pub entries: Vec<ServerEntry>,
@@ -288,7 +297,7 @@ impl AtServer {
 }
 
 /// `key: value` or `key: a, b` in `@server(...)`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerEntry {
     /// The key.
     pub key: Ident,
@@ -307,7 +316,7 @@ impl ServerEntry {
 }
 
 /// A route with its annotations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceItem {
     /// `@doc ...`
     pub doc: Option<AtDoc>,
@@ -320,7 +329,7 @@ pub struct ServiceItem {
 }
 
 /// `@doc "text"` or `@doc( key: "value" )`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum AtDoc {
     /// `@doc "text"`
     Text(Value, Span),
@@ -329,7 +338,7 @@ pub enum AtDoc {
 }
 
 /// How a route names its handler.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum HandlerAnnotation {
     /// `@handler name`
     Handler(Ident, Span),
@@ -360,7 +369,7 @@ impl HandlerAnnotation {
 }
 
 /// `method /path (Req) returns (Resp)`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
     /// The HTTP method, lower case.
     pub method: Ident,
@@ -375,7 +384,7 @@ pub struct Route {
 }
 
 /// A parenthesised request or response type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Body {
     /// The type, `None` for `()`.
     pub ty: Option<TypeExpr>,

@@ -103,6 +103,10 @@ fn next_statement(text: &str, at: usize) -> Option<usize> {
 
 fn syntax_error(text: &str, file: FileId, at: usize, variant: &ErrorVariant<Rule>) -> Diagnostic {
     let expected = match variant {
+        // After a field only a tag or the end of the line may follow.
+        ErrorVariant::ParsingError { positives, .. } if positives.contains(&Rule::tag) => {
+            "expected a tag in back quotes or the end of the line".to_string()
+        }
         ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<&str> = positives.iter().filter_map(describe).collect();
             names.sort_unstable();
@@ -119,11 +123,19 @@ fn syntax_error(text: &str, file: FileId, at: usize, variant: &ErrorVariant<Rule
     let end = at + found.len().max(1);
     let span = Span::new(at, end.min(text.len()).max(at));
     let found = if found.is_empty() {
-        "end of file".to_string()
+        match text[at..].chars().next() {
+            None => "end of file".to_string(),
+            Some(_) => "end of line".to_string(),
+        }
+    } else if found.contains('`') {
+        format!("'{found}'")
     } else {
         format!("`{found}`")
     };
     let mut d = Diagnostic::error(file, span, format!("{expected}, found {found}"));
+    if text[at..].starts_with('`') {
+        d = d.with_help("a tag opened with ` must be closed with ` on the same line");
+    }
     if text[at..].starts_with("/*") {
         d = d.with_help("this block comment is not closed with `*/`");
     }

@@ -4,13 +4,15 @@
 //! the byte range it covers, and the validator turns problems into diagnostics. Keys rustctl does
 //! not know (`validate:"..."`, `gorm:"..."`) are kept verbatim.
 
+use serde::Serialize;
+
 use super::ast::Span;
 
 /// Keys whose value carries go-zero binding options.
 pub const BINDING_KEYS: [&str; 4] = ["json", "path", "form", "header"];
 
 /// A struct tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tag {
     /// The text between the back quotes.
     pub raw: String,
@@ -23,7 +25,7 @@ pub struct Tag {
 }
 
 /// One `key:"value"` pair.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagEntry {
     /// The key, e.g. `json`.
     pub key: String,
@@ -38,7 +40,7 @@ pub struct TagEntry {
 }
 
 /// A go-zero binding option.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum TagOption {
     /// `optional`
     Optional,
@@ -55,7 +57,7 @@ pub enum TagOption {
 }
 
 /// One end of a range.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Bound {
     /// The limit.
     pub value: f64,
@@ -66,7 +68,7 @@ pub struct Bound {
 impl Eq for Bound {}
 
 /// `range=[lo:hi]`, `(lo:hi]`, `[lo:]`, `[:hi)` ...
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NumberRange {
     /// The lower end; `None` is unbounded.
     pub lower: Option<Bound>,
@@ -77,7 +79,7 @@ pub struct NumberRange {
 }
 
 /// Something in a tag that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagProblem {
     /// Whether the tag itself is malformed (Go's syntax) rather than a go-zero option.
     pub malformed: bool,

@@ -400,8 +400,12 @@ impl<'a> Validator<'a> {
                         .then(|| format!("`maxBytes: {text}` is not a byte count")),
                     "prefix" => (!single || check_path(&normalize_prefix(&text)).is_some())
                         .then(|| format!("`prefix: {text}` is not a path")),
-                    "group" => (!single || !text.trim_matches('/').split('/').all(is_ident))
-                        .then(|| format!("`group: {text}` must be a name or names joined by `/`")),
+                    "group" => (!single
+                        || !text
+                            .trim_matches('/')
+                            .split('/')
+                            .all(|seg| is_ident(&seg.replace('-', "_"))))
+                    .then(|| format!("`group: {text}` must be a name or names joined by `/`")),
                     "jwt" | "jwtTransition" => (!single || !is_ident(&text)).then(|| {
                         format!("`{}: {text}` must name a config section", entry.key.name)
                     }),
@@ -659,6 +663,11 @@ fn check_path(path: &str) -> Option<String> {
                 return Some(format!("`:{param}` is not a valid path parameter name"));
             }
             continue;
+        }
+        if seg.starts_with('{') {
+            return Some(format!(
+                "`{seg}`: go-zero writes a path parameter as `:name`, not `{{name}}`"
+            ));
         }
         if let Some(c) = seg
             .chars()

@@ -5,18 +5,14 @@ use std::path::{Path, PathBuf};
 
 use super::{FormatArgs, Output, ValidateArgs};
 use crate::api::ast::Item;
-use crate::api::{format as formatter, loader, parser, validate as checks};
+use crate::api::{format as formatter, parser};
 use crate::diagnostic::{SourceMap, display_path};
 
 /// Loads, validates and reports; exit 1 when there is any error.
 pub fn validate(args: &ValidateArgs, o: &mut Output<'_>) -> io::Result<i32> {
-    let loaded = loader::load(&args.api);
-    let diagnostics = checks::validate(&loaded);
-    write!(
-        o.err,
-        "{}",
-        loaded.sources.render_all(&diagnostics, o.color)
-    )?;
+    let checked = crate::api::check(&args.api);
+    let (loaded, diagnostics) = (&checked.loaded, &checked.diagnostics);
+    write!(o.err, "{}", checked.render(o.color))?;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if errors > 0 {
