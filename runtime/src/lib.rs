@@ -4,8 +4,23 @@
 //! calls.
 
 pub mod bind;
+pub mod breaker;
 pub mod config;
+mod devserver;
 pub mod error;
+pub mod load;
+pub mod log;
+pub mod metrics;
+pub mod middleware;
+mod rolling;
 pub mod rules;
+pub mod server;
+pub mod setup;
+mod telemetry;
+mod telemetry_file;
 
+pub use bind::{Bind, BindError, Binder, Bound, FieldSpec};
+pub use config::{RestConf, ServiceConfig};
 pub use error::Error;
+pub use middleware::Claims;
+pub use server::{RouteGroup, Running, Server};

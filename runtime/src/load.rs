@@ -1,0 +1,274 @@
+//! CPU-based adaptive load shedding, following go-zero's `core/load/adaptiveshedder.go`.
+//!
+//! A request is dropped when the system is overloaded (CPU usage at or above the threshold, or
+//! within 1 s of a drop while it was) *and* in-flight requests exceed the estimated capacity
+//! `max_pass_per_bucket * min_rt_ms * buckets_per_ms`, scaled down as CPU approaches 100%.
+//! CPU usage is an exponential moving average (beta 0.95) of `/proc/stat` sampled every 250 ms,
+//! as go-zero does. No maintained crate implements this algorithm, hence the code.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::rolling::RollingWindow;
+
+const WINDOW: Duration = Duration::from_secs(5);
+const BUCKETS: usize = 50;
+const DEFAULT_MIN_RT: f64 = 1000.0;
+const FLYING_BETA: f64 = 0.9;
+const COOL_OFF: Duration = Duration::from_secs(1);
+const CPU_MAX: f64 = 1000.0;
+const OVERLOAD_FACTOR_LOWER_BOUND: f64 = 0.1;
+
+/// Where CPU usage (per mille) comes from; tests pin it.
+#[derive(Clone)]
+pub enum CpuSource {
+    /// The process-wide `/proc/stat` sampler.
+    System,
+    /// A fixed value, for tests and forced shedding.
+    Fixed(Arc<AtomicU64>),
+}
+
+impl CpuSource {
+    fn usage(&self) -> u64 {
+        match self {
+            CpuSource::System => system_cpu().load(Ordering::Relaxed),
+            CpuSource::Fixed(v) => v.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Sum {
+    sum: i64,
+    count: i64,
+}
+
+struct Windows {
+    pass: RollingWindow<Sum>,
+    rt: RollingWindow<Sum>,
+    avg_flying: f64,
+    overload_time: Option<Instant>,
+}
+
+/// The shedder (one per server).
+pub struct Shedder {
+    threshold: u64,
+    cpu: CpuSource,
+    window_scale: f64,
+    flying: AtomicI64,
+    dropped_recently: AtomicBool,
+    w: Mutex<Windows>,
+}
+
+impl Shedder {
+    /// A shedder dropping above `threshold` per mille CPU.
+    pub fn new(threshold: u64, cpu: CpuSource) -> Self {
+        let bucket = WINDOW / BUCKETS as u32;
+        let now = Instant::now();
+        Shedder {
+            threshold,
+            cpu,
+            window_scale: Duration::from_secs(1).as_secs_f64() / bucket.as_secs_f64() / 1000.0,
+            flying: AtomicI64::new(0),
+            dropped_recently: AtomicBool::new(false),
+            w: Mutex::new(Windows {
+                pass: RollingWindow::new(BUCKETS, bucket, true, now),
+                rt: RollingWindow::new(BUCKETS, bucket, true, now),
+                avg_flying: 0.0,
+                overload_time: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
+        self.w.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admits a request (returning the promise to settle when it ends) or refuses it.
+    pub fn allow(self: &Arc<Self>) -> Option<Promise> {
+        if self.should_drop(Instant::now()) {
+            self.dropped_recently.store(true, Ordering::Relaxed);
+            return None;
+        }
+        self.flying.fetch_add(1, Ordering::Relaxed);
+        Some(Promise {
+            shedder: self.clone(),
+            start: Instant::now(),
+        })
+    }
+
+    fn should_drop(&self, now: Instant) -> bool {
+        let cpu = self.cpu.usage();
+        let overloaded = cpu >= self.threshold;
+        let mut w = self.lock();
+        if overloaded {
+            w.overload_time = Some(now);
+        }
+        let hot = self.dropped_recently.load(Ordering::Relaxed)
+            && match w.overload_time {
+                Some(t) if now.saturating_duration_since(t) < COOL_OFF => true,
+                _ => {
+                    self.dropped_recently.store(false, Ordering::Relaxed);
+                    false
+                }
+            };
+        if !overloaded && !hot {
+            return false;
+        }
+        let mut max_pass = 1i64;
+        w.pass.reduce(now, |b| max_pass = max_pass.max(b.sum));
+        let mut min_rt = DEFAULT_MIN_RT;
+        w.rt.reduce(now, |b| {
+            if b.count > 0 {
+                min_rt = min_rt.min((b.sum as f64 / b.count as f64).round());
+            }
+        });
+        let max_flight = (max_pass as f64 * min_rt * self.window_scale).max(1.0);
+        let factor = ((CPU_MAX - cpu as f64) / (CPU_MAX - self.threshold as f64))
+            .clamp(OVERLOAD_FACTOR_LOWER_BOUND, 1.0);
+        let max_flight = max_flight * factor;
+        let flying = self.flying.load(Ordering::Relaxed) as f64;
+        let drop = w.avg_flying > max_flight && flying > max_flight;
+        if drop {
+            tracing::error!(
+                cpu,
+                max_pass,
+                min_rt,
+                flying,
+                avg_flying = w.avg_flying,
+                "dropreq: shedding load"
+            );
+        }
+        drop
+    }
+
+    fn done(&self, rt: Option<Duration>) {
+        let flying = self.flying.fetch_sub(1, Ordering::Relaxed) - 1;
+        let now = Instant::now();
+        let mut w = self.lock();
+        w.avg_flying = w.avg_flying * FLYING_BETA + flying as f64 * (1.0 - FLYING_BETA);
+        if let Some(rt) = rt {
+            let ms = (rt.as_secs_f64() * 1000.0).ceil() as i64;
+            let b = w.rt.current(now);
+            b.sum += ms;
+            b.count += 1;
+            let b = w.pass.current(now);
+            b.sum += 1;
+            b.count += 1;
+        }
+    }
+}
+
+/// An admitted request; settle it with [`Promise::pass`] or [`Promise::fail`].
+pub struct Promise {
+    shedder: Arc<Shedder>,
+    start: Instant,
+}
+
+impl Promise {
+    /// The request was served: its latency feeds the capacity estimate.
+    pub fn pass(self) {
+        self.shedder.done(Some(self.start.elapsed()));
+    }
+    /// The request failed from overload (503); only the in-flight count changes.
+    pub fn fail(self) {
+        self.shedder.done(None);
+    }
+}
+
+/// Process CPU usage in per mille, kept current by a background thread.
+fn system_cpu() -> &'static AtomicU64 {
+    static CPU: OnceLock<Arc<AtomicU64>> = OnceLock::new();
+    CPU.get_or_init(|| {
+        let v = Arc::new(AtomicU64::new(0));
+        let out = v.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cpu-usage".into())
+            .spawn(move || {
+                let mut prev = read_proc_stat();
+                loop {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let cur = read_proc_stat();
+                    if let (Some((pb, pt)), Some((cb, ct))) = (prev, cur) {
+                        let total = ct.saturating_sub(pt);
+                        if let Some(now) = (cb.saturating_sub(pb) * 1000).checked_div(total) {
+                            let old = out.load(Ordering::Relaxed) as f64;
+                            out.store((old * 0.95 + now as f64 * 0.05) as u64, Ordering::Relaxed);
+                        }
+                    }
+                    prev = cur;
+                }
+            });
+        if spawned.is_err() {
+            tracing::warn!("could not start the CPU sampler; shedding sees 0% CPU");
+        }
+        v
+    })
+}
+
+/// `(busy, total)` jiffies of all CPUs from `/proc/stat`.
+fn read_proc_stat() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?;
+    let nums: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = nums.iter().sum();
+    let idle = nums.get(3).copied().unwrap_or(0) + nums.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shedder(cpu: u64) -> (Arc<Shedder>, Arc<AtomicU64>) {
+        let v = Arc::new(AtomicU64::new(cpu));
+        (Arc::new(Shedder::new(900, CpuSource::Fixed(v.clone()))), v)
+    }
+
+    #[test]
+    fn never_drops_below_threshold() {
+        let (s, _) = shedder(100);
+        let held: Vec<_> = (0..500).map(|_| s.allow().expect("admitted")).collect();
+        drop(held);
+    }
+
+    #[test]
+    fn drops_when_overloaded_and_too_many_in_flight() {
+        let (s, cpu) = shedder(950);
+        // Build up in-flight requests while CPU is fine.
+        cpu.store(0, Ordering::Relaxed);
+        let mut held: Vec<_> = (0..100).map(|_| s.allow().unwrap()).collect();
+        // Requests finishing while 99..50 are still in flight push the moving average up.
+        for _ in 0..50 {
+            held.pop().unwrap().fail();
+        }
+        cpu.store(950, Ordering::Relaxed);
+        assert!(
+            s.allow().is_none(),
+            "overloaded with high in-flight must drop"
+        );
+        // Below the threshold, but dropped within the cool-off: still hot, still dropping.
+        cpu.store(0, Ordering::Relaxed);
+        assert!(s.allow().is_none(), "cool-off keeps dropping");
+        // Few in flight: admitted even while hot.
+        for p in held.drain(..) {
+            p.fail();
+        }
+        for _ in 0..100 {
+            let p = s.allow().unwrap();
+            p.pass();
+        }
+        assert!(s.allow().is_some());
+    }
+
+    #[test]
+    fn proc_stat_reads() {
+        let (busy, total) = read_proc_stat().expect("/proc/stat");
+        assert!(total >= busy && total > 0);
+    }
+}

@@ -1,0 +1,270 @@
+//! Logging on `tracing` with go-zero's line format.
+//!
+//! JSON lines (default) carry `@timestamp`, `level`, `content`, `caller`, and inside a request
+//! `trace` and `span`, plus the event's own fields (`duration`, ...). Lines go through
+//! `tracing-appender`'s non-blocking writer (lossy when its buffer is full rather than
+//! blocking the request path) to stdout or to a rotated file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Subscriber};
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::config::{LogConf, LogEncoding, LogLevel, LogMode, Rotation};
+
+/// Trace and span ids of a request span, captured from its `trace_id`/`span_id` fields.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ids {
+    trace: String,
+    span: String,
+}
+
+/// A layer that remembers `trace_id`/`span_id` recorded on spans so every line inside them can
+/// carry the ids, whether or not an OpenTelemetry exporter is configured.
+pub(crate) struct IdsLayer;
+
+struct IdsVisitor<'a>(&'a mut Ids, bool);
+
+impl Visit for IdsVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let slot = match field.name() {
+            "trace_id" => &mut self.0.trace,
+            "span_id" => &mut self.0.span,
+            _ => return,
+        };
+        *slot = value.to_owned();
+        self.1 = true;
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if matches!(field.name(), "trace_id" | "span_id") {
+            self.record_str(field, &format!("{value:?}"));
+        }
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for IdsLayer {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut ids = Ids::default();
+        let mut v = IdsVisitor(&mut ids, false);
+        attrs.record(&mut v);
+        if v.1 {
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(ids);
+            }
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        let mut ids = ext.remove::<Ids>().unwrap_or_default();
+        let mut v = IdsVisitor(&mut ids, false);
+        values.record(&mut v);
+        ext.insert(ids);
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    content: String,
+    rest: BTreeMap<&'static str, serde_json::Value>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.content = value.to_owned();
+        } else {
+            self.rest.insert(field.name(), value.into());
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.rest.insert(field.name(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.rest.insert(field.name(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.rest.insert(field.name(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.rest.insert(field.name(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.content = format!("{value:?}");
+        } else {
+            self.rest.insert(field.name(), format!("{value:?}").into());
+        }
+    }
+}
+
+/// go-zero's level names.
+fn level_name(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+/// The event formatter: go-zero field names, JSON or plain.
+pub(crate) struct GoZeroFormat {
+    json: bool,
+    caller: bool,
+    service: String,
+}
+
+impl<S, N> FormatEvent<S, N> for GoZeroFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let ids = ctx.event_scope().and_then(|scope| {
+            scope
+                .into_iter()
+                .find_map(|span| span.extensions().get::<Ids>().cloned())
+        });
+        let meta = event.metadata();
+        let ts = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let caller = match (meta.file(), meta.line()) {
+            (Some(f), Some(l)) if self.caller => Some(format!("{f}:{l}")),
+            _ => None,
+        };
+        if self.json {
+            let mut m = serde_json::Map::new();
+            m.insert("@timestamp".into(), ts.into());
+            m.insert("level".into(), level_name(meta.level()).into());
+            m.insert("content".into(), fields.content.into());
+            if let Some(ids) = ids {
+                m.insert("trace".into(), ids.trace.into());
+                m.insert("span".into(), ids.span.into());
+            }
+            if let Some(c) = caller {
+                m.insert("caller".into(), c.into());
+            }
+            if !self.service.is_empty() {
+                m.insert("service".into(), self.service.clone().into());
+            }
+            for (k, v) in fields.rest {
+                m.entry(k).or_insert(v);
+            }
+            let line = serde_json::to_string(&m).map_err(|_| fmt::Error)?;
+            writeln!(w, "{line}")
+        } else {
+            write!(w, "{ts}\t{}\t{}", level_name(meta.level()), fields.content)?;
+            for (k, v) in &fields.rest {
+                match v {
+                    serde_json::Value::String(s) => write!(w, "\t{k}={s}")?,
+                    other => write!(w, "\t{k}={other}")?,
+                }
+            }
+            if let Some(ids) = ids {
+                write!(w, "\ttrace={}\tspan={}", ids.trace, ids.span)?;
+            }
+            if let Some(c) = caller {
+                write!(w, "\tcaller={c}")?;
+            }
+            writeln!(w)
+        }
+    }
+}
+
+static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+
+/// The level filter for `Log.Level`.
+pub(crate) fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match level {
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Error | LogLevel::Severe => LevelFilter::ERROR,
+    }
+}
+
+/// Builds the fmt layer for `conf` (writer + formatter); the writer's guard is kept until
+/// [`flush`].
+pub(crate) fn fmt_layer<S>(
+    conf: &LogConf,
+    service: &str,
+) -> std::io::Result<impl tracing_subscriber::Layer<S> + Send + Sync + 'static>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::Targets;
+
+    let (writer, guard) = match conf.mode {
+        LogMode::Console => tracing_appender::non_blocking(std::io::stdout()),
+        LogMode::File => {
+            let rotation = match conf.rotation {
+                Rotation::Hourly => rolling::Rotation::HOURLY,
+                Rotation::Daily | Rotation::Size => rolling::Rotation::DAILY,
+            };
+            let mut b = rolling::Builder::new()
+                .rotation(rotation)
+                .filename_prefix(if service.is_empty() {
+                    "service"
+                } else {
+                    service
+                })
+                .filename_suffix("log");
+            if conf.keep_days > 0 {
+                b = b.max_log_files(conf.keep_days);
+            }
+            let appender = b
+                .build(&conf.path)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            tracing_appender::non_blocking(appender)
+        }
+    };
+    *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+    let service = if conf.service_name.is_empty() {
+        service.to_owned()
+    } else {
+        conf.service_name.clone()
+    };
+    let format = GoZeroFormat {
+        json: conf.encoding == LogEncoding::Json,
+        caller: conf.caller,
+        service,
+    };
+    let filter = Targets::new()
+        .with_default(level_filter(conf.level))
+        .with_target("h2", tracing::Level::WARN)
+        .with_target("hyper", tracing::Level::WARN)
+        .with_target("tonic", tracing::Level::WARN)
+        .with_target("tower", tracing::Level::WARN)
+        .with_target("reqwest", tracing::Level::WARN)
+        .with_target("opentelemetry", tracing::Level::WARN);
+    Ok(tracing_subscriber::fmt::layer()
+        .event_format(format)
+        .with_writer(writer)
+        .with_filter(filter))
+}
+
+/// Flushes buffered log lines; call once at process exit (later lines are dropped).
+pub fn flush() {
+    drop(GUARD.lock().unwrap_or_else(|e| e.into_inner()).take());
+}

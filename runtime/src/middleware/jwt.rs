@@ -1,0 +1,150 @@
+//! JWT (HS256, `Auth.AccessSecret`): a missing, malformed, expired, wrongly signed or
+//! non-HS256 (including `alg: none`) token answers 401. The claims are put in the request
+//! extensions and reach handlers through the [`Claims`] extractor.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use super::{Handle, Next};
+use crate::error::Error;
+
+/// The verified claims of the request's token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims(pub Map<String, Value>);
+
+impl Claims {
+    /// A claim by name.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Claims {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        parts
+            .extensions
+            .get::<Claims>()
+            .cloned()
+            .ok_or_else(|| Error::Unauthorized("route is not protected by jwt".into()))
+    }
+}
+
+/// The JWT middleware.
+#[derive(Clone)]
+pub struct Jwt {
+    key: Arc<DecodingKey>,
+    validation: Arc<Validation>,
+}
+
+impl Jwt {
+    /// Verifies HS256 tokens signed with `secret`.
+    pub fn new(secret: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        Jwt {
+            key: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
+            validation: Arc::new(validation),
+        }
+    }
+}
+
+impl Handle for Jwt {
+    async fn handle<N: Next>(self, mut req: Request, next: N) -> Response {
+        let token = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let Some(token) = token else {
+            return Error::Unauthorized("missing bearer token".into()).into_response();
+        };
+        match jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation) {
+            Ok(data) => {
+                req.extensions_mut().insert(Claims(data.claims));
+                next.run(req).await
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "jwt rejected");
+                Error::Unauthorized(format!("invalid token: {e}")).into_response()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::middleware::test_util::{get, run};
+    use jsonwebtoken::{EncodingKey, Header, encode};
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    fn token(secret: &str, exp: i64) -> String {
+        let claims = serde_json::json!({"userId": 42, "exp": exp});
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    async fn call(auth: Option<String>) -> (u16, String) {
+        let mut req = get("/");
+        if let Some(a) = auth {
+            req.headers_mut()
+                .insert("authorization", a.parse().unwrap());
+        }
+        let handler = |req: Request| async move {
+            let (mut parts, _) = req.into_parts();
+            let c = Claims::from_request_parts(&mut parts, &()).await.unwrap();
+            c.get("userId").unwrap().to_string()
+        };
+        let (s, _, body) = run(Jwt::new("s3cret"), handler, req).await;
+        (s.as_u16(), body)
+    }
+
+    #[tokio::test]
+    async fn valid_token_reaches_handler_with_claims() {
+        let (s, body) = call(Some(format!("Bearer {}", token("s3cret", now() + 60)))).await;
+        assert_eq!((s, body.as_str()), (200, "42"));
+    }
+
+    #[tokio::test]
+    async fn bad_tokens_are_401() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let none = format!(
+            "{}.{}.",
+            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(format!(r#"{{"userId":42,"exp":{}}}"#, now() + 60))
+        );
+        for auth in [
+            None,
+            Some("Bearer".to_owned()),
+            Some("Bearer not.a.jwt".to_owned()),
+            Some(format!("Bearer {}", token("s3cret", now() - 10))),
+            Some(format!("Bearer {}", token("other", now() + 60))),
+            Some(format!("Bearer {none}")),
+        ] {
+            let (s, body) = call(auth.clone()).await;
+            assert_eq!(s, 401, "{auth:?}: {body}");
+        }
+    }
+}

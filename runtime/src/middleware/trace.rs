@@ -1,0 +1,139 @@
+//! A span per request with W3C `traceparent` in and out.
+//!
+//! The incoming `traceparent` becomes the OpenTelemetry parent of the request span; the span's
+//! trace and span ids are recorded on it (so every log line inside carries them) and written
+//! back in the response's `traceparent`.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::response::Response;
+use http::HeaderValue;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::{Handle, Next};
+
+/// The tracing middleware for one route.
+#[derive(Clone)]
+pub struct Trace {
+    name: Arc<str>,
+    route: Arc<str>,
+}
+
+impl Trace {
+    /// Spans are named `METHOD route`.
+    pub fn new(route: &str) -> Self {
+        Trace {
+            name: Arc::from(route),
+            route: Arc::from(route),
+        }
+    }
+}
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes * 2);
+    for _ in 0..bytes {
+        s.push_str(&format!("{:02x}", fastrand::u8(..)));
+    }
+    s
+}
+
+impl Handle for Trace {
+    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
+        let span = tracing::info_span!(
+            "http",
+            otel.name = format!("{} {}", req.method(), self.name),
+            otel.kind = "server",
+            http.request.method = %req.method(),
+            http.route = %self.route,
+            http.response.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        let _ = span.set_parent(parent.clone());
+        let cx = span.context();
+        let sc: SpanContext = cx.span().span_context().clone();
+        // Without an OpenTelemetry layer (e.g. a subscriber set by the host) the span has no
+        // ids: keep the caller's trace id, or make one, so logs and the response still carry one.
+        let (trace_id, span_id, flags) = if sc.is_valid() {
+            (
+                sc.trace_id().to_string(),
+                sc.span_id().to_string(),
+                sc.trace_flags(),
+            )
+        } else {
+            let psc = parent.span().span_context().clone();
+            let tid = if psc.is_valid() {
+                psc.trace_id().to_string()
+            } else {
+                random_hex(16)
+            };
+            (tid, random_hex(8), psc.trace_flags())
+        };
+        span.record("trace_id", trace_id.as_str());
+        span.record("span_id", span_id.as_str());
+        let mut resp = next.run(req).instrument(span.clone()).await;
+        span.record("http.response.status_code", resp.status().as_u16());
+        let flags = if flags.is_sampled() {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let tp = format!("00-{trace_id}-{span_id}-{:02x}", flags.to_u8());
+        if let Ok(v) = HeaderValue::from_str(&tp) {
+            resp.headers_mut().insert("traceparent", v);
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::middleware::test_util::{get, run};
+
+    #[tokio::test]
+    async fn keeps_incoming_trace_id_and_answers_traceparent() {
+        let mut req = get("/x");
+        req.headers_mut().insert(
+            "traceparent",
+            HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        );
+        let (status, headers, _) = run(Trace::new("/x"), |_r| async { "ok" }, req).await;
+        assert_eq!(status, 200);
+        let tp = headers["traceparent"].to_str().unwrap();
+        assert!(
+            tp.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+            "{tp}"
+        );
+        assert_ne!(
+            &tp[36..52],
+            "b7ad6b7169203331",
+            "a new span id for this hop"
+        );
+    }
+
+    #[tokio::test]
+    async fn starts_a_trace_without_one() {
+        let (_, headers, _) = run(Trace::new("/x"), |_r| async { "ok" }, get("/x")).await;
+        let tp = headers["traceparent"].to_str().unwrap();
+        assert_eq!(tp.len(), 55, "{tp}");
+        assert_ne!(&tp[3..35], "00000000000000000000000000000000");
+    }
+}

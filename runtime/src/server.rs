@@ -1,0 +1,446 @@
+//! The REST server: route groups from the contract, the built-in middleware stack in a fixed
+//! order, the dev server, and graceful shutdown.
+//!
+//! Stack, outermost first (each can be switched off under `Middlewares`):
+//! recover → trace → access log → metrics → CORS → MaxConns → shedding (pro mode) →
+//! breaker → timeout → MaxBytes → gunzip → rate limit → JWT (routes with `jwt`) →
+//! user middlewares (in the order the contract names them) → handler.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, Route};
+use http::HeaderValue;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tower::{Layer, Service, ServiceBuilder};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::config::{LimitConf, Mode, RestConf};
+use crate::devserver::{self, DevState};
+use crate::error::Error;
+use crate::load::{CpuSource, Shedder};
+use crate::metrics::Metrics;
+use crate::middleware::{
+    AccessLog, BreakerMiddleware, Gunzip, HandleLayer, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
+    RateLimit, Shedding, Timeout, Trace, recover,
+};
+
+type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
+
+/// Routes sharing the options of one `@server(...)` block of the contract.
+#[must_use]
+pub struct RouteGroup {
+    prefix: String,
+    jwt: bool,
+    middlewares: Vec<String>,
+    timeout: Option<Duration>,
+    max_bytes: Option<u64>,
+    limit: Option<LimitConf>,
+    routes: Vec<(String, MethodRouter)>,
+}
+
+impl Default for RouteGroup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RouteGroup {
+    /// An empty group with the server's defaults.
+    pub fn new() -> Self {
+        RouteGroup {
+            prefix: String::new(),
+            jwt: false,
+            middlewares: Vec::new(),
+            timeout: None,
+            max_bytes: None,
+            limit: None,
+            routes: Vec::new(),
+        }
+    }
+    /// `prefix: /v1`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+    /// `jwt: Auth`: require a valid HS256 token signed with `Auth.AccessSecret`.
+    pub fn jwt(mut self, on: bool) -> Self {
+        self.jwt = on;
+        self
+    }
+    /// `middleware: A, B`: named middlewares registered with [`Server::use_middleware`];
+    /// the first named runs first.
+    pub fn middleware(mut self, name: &str) -> Self {
+        self.middlewares.push(name.to_owned());
+        self
+    }
+    /// `timeout: 5s`: overrides `Timeout` (zero disables).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+    /// `maxBytes: 1024`: overrides `MaxBytes`.
+    pub fn max_bytes(mut self, n: u64) -> Self {
+        self.max_bytes = Some(n);
+        self
+    }
+    /// A rate limit of its own for each route of the group (instead of the server's `Limit`).
+    pub fn limit(mut self, period_secs: u64, quota: u64) -> Self {
+        self.limit = Some(LimitConf {
+            period: period_secs,
+            quota,
+        });
+        self
+    }
+    /// Adds a route. `path` may use axum's `{id}` or go-zero's `:id`.
+    pub fn route(mut self, path: &str, handler: MethodRouter) -> Self {
+        self.routes.push((path.to_owned(), handler));
+        self
+    }
+}
+
+/// go-zero writes path parameters as `:id`; axum as `{id}`.
+fn axum_path(prefix: &str, path: &str) -> String {
+    let joined = format!("{prefix}/{}", path.trim_start_matches('/'));
+    joined
+        .split('/')
+        .map(|seg| match seg.strip_prefix(':') {
+            Some(name) => format!("{{{name}}}"),
+            None => seg.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A REST service.
+pub struct Server {
+    conf: Arc<RestConf>,
+    router: Router,
+    named: HashMap<String, NamedLayer>,
+    metrics: Arc<Metrics>,
+    permits: Arc<Semaphore>,
+    shedder: Option<Arc<Shedder>>,
+    limit: Option<RateLimit>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// A server for `conf`; sets up logging and tracing once per process.
+    pub fn new(conf: RestConf) -> Self {
+        Self::with_cpu_source(conf, CpuSource::System)
+    }
+
+    /// Like [`Server::new`] with shedding reading CPU usage from `cpu` (for tests and drills).
+    pub fn with_cpu_source(conf: RestConf, cpu: CpuSource) -> Self {
+        crate::setup::init(&conf);
+        for key in &conf.unknown_keys {
+            tracing::warn!(key = %key, "unknown config key ignored");
+        }
+        let metrics = Arc::new(Metrics::new());
+        let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
+            .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
+        let limit = if conf.middlewares.limit {
+            RateLimit::new(
+                Duration::from_secs(conf.limit.period),
+                conf.limit.quota,
+                metrics.clone(),
+                Arc::from("*"),
+            )
+        } else {
+            None
+        };
+        let mut router = Router::new().fallback(|| async { Error::NotFound("not found".into()) });
+        if conf.max_bytes > 2 * 1024 * 1024 {
+            // axum's own 2 MiB extractor limit must not undercut `MaxBytes`.
+            router = router.layer(DefaultBodyLimit::disable());
+        }
+        Server {
+            permits: Arc::new(Semaphore::new(conf.max_conns.max(1))),
+            conf: Arc::new(conf),
+            router,
+            named: HashMap::new(),
+            metrics,
+            shedder,
+            limit,
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The config the server runs with.
+    pub fn conf(&self) -> &RestConf {
+        &self.conf
+    }
+
+    /// The server's metrics (rendered on the dev server's `/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Registers a middleware the contract refers to by `name` (`middleware: Name`): any tower
+    /// layer, e.g. `axum::middleware::from_fn(check)`.
+    pub fn use_middleware<L>(&mut self, name: &str, layer: L) -> &mut Self
+    where
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        self.named.insert(
+            name.to_owned(),
+            Arc::new(move |mr: MethodRouter| mr.layer(layer.clone())),
+        );
+        self
+    }
+
+    /// Adds a group of routes with its options.
+    ///
+    /// # Panics
+    /// When the group names a middleware that was not registered, or a route conflicts with
+    /// another (both are mistakes in generated or hand-written setup code, found at startup).
+    pub fn add_routes(&mut self, group: RouteGroup) -> &mut Self {
+        for name in &group.middlewares {
+            assert!(
+                self.named.contains_key(name),
+                "middleware `{name}` is used by routes but was not registered with use_middleware"
+            );
+        }
+        for (path, handler) in &group.routes {
+            let full = axum_path(&group.prefix, path);
+            let stacked = self.stack(&full, &group, handler.clone());
+            let router = std::mem::take(&mut self.router);
+            self.router = router.route(&full, stacked);
+        }
+        self
+    }
+
+    fn stack(&self, full: &str, g: &RouteGroup, mut mr: MethodRouter) -> MethodRouter {
+        for name in g.middlewares.iter().rev() {
+            mr = (self.named[name])(mr);
+        }
+        let c = &self.conf;
+        let on = c.middlewares;
+        let path: Arc<str> = Arc::from(full);
+        let timeout = g.timeout.unwrap_or(Duration::from_millis(c.timeout));
+        let max_bytes = g.max_bytes.unwrap_or(c.max_bytes);
+        let limit = match g.limit {
+            Some(l) => RateLimit::new(
+                Duration::from_secs(l.period),
+                l.quota,
+                self.metrics.clone(),
+                path.clone(),
+            ),
+            None => self.limit.clone(),
+        };
+        let cors = on.cors.then(|| cors_layer(&c.cors.allow_origins));
+        let stack =
+            ServiceBuilder::new()
+                .option_layer(on.recover.then(recover))
+                .option_layer(on.trace.then(|| HandleLayer(Trace::new(full))))
+                .option_layer(on.log.then(|| {
+                    HandleLayer(AccessLog::new(Duration::from_millis(c.log.slow_threshold)))
+                }))
+                .option_layer(on.prometheus.then(|| {
+                    HandleLayer(MetricsMiddleware::new(self.metrics.clone(), path.clone()))
+                }))
+                .option_layer(cors)
+                .option_layer((on.max_conns && c.max_conns > 0).then(|| {
+                    HandleLayer(MaxConns::new(
+                        self.permits.clone(),
+                        self.metrics.clone(),
+                        path.clone(),
+                    ))
+                }))
+                .option_layer(self.shedder.as_ref().map(|s| {
+                    HandleLayer(Shedding::new(s.clone(), self.metrics.clone(), path.clone()))
+                }))
+                .option_layer(on.breaker.then(|| {
+                    HandleLayer(BreakerMiddleware::new(self.metrics.clone(), path.clone()))
+                }))
+                .option_layer(
+                    (on.timeout && !timeout.is_zero()).then_some(HandleLayer(Timeout(timeout))),
+                )
+                .option_layer(on.max_bytes.then_some(HandleLayer(MaxBytes(max_bytes))))
+                .option_layer(on.gunzip.then(|| HandleLayer(Gunzip::new(max_bytes))))
+                .option_layer(limit.filter(|_| on.limit).map(HandleLayer))
+                .option_layer(g.jwt.then(|| HandleLayer(Jwt::new(&c.auth.access_secret))));
+        mr.layer(stack.into_inner())
+    }
+
+    /// The router with every route and its stack, for in-process tests (`oneshot`).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Binds the listeners and starts serving; returns a handle to stop it.
+    pub async fn listen(self) -> std::io::Result<Running> {
+        let c = self.conf.clone();
+        let port = c.port.unwrap_or(0);
+        let listener = TcpListener::bind((c.host.as_str(), port)).await?;
+        let addr = listener.local_addr()?;
+        let dev_state = DevState {
+            ready: self.ready.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let mut side_tasks = Vec::new();
+        let mut dev_addr = None;
+        if c.dev_server.enabled {
+            let l = TcpListener::bind((c.dev_server.host.as_str(), c.dev_server.port)).await?;
+            dev_addr = Some(l.local_addr()?);
+            let app = devserver::router(&c.dev_server, dev_state.clone());
+            side_tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(l, app).await;
+            }));
+        }
+        if c.prometheus.port != 0 {
+            let l = TcpListener::bind((c.prometheus.host.as_str(), c.prometheus.port)).await?;
+            let app = Router::new()
+                .route(&c.prometheus.path, axum::routing::get(devserver::metrics))
+                .with_state(dev_state);
+            side_tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(l, app).await;
+            }));
+        }
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = drain_rx.await;
+        });
+        let mut serve_task = tokio::spawn(serve.into_future());
+        let ready = self.ready.clone();
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!(%addr, ?dev_addr, "Starting server at {addr}");
+        let task = tokio::spawn(async move {
+            // Wait for a stop request (or for the server to end by itself).
+            tokio::select! {
+                _ = stop_rx.wait_for(|s| *s) => {}
+                res = &mut serve_task => {
+                    return res.map_err(std::io::Error::other).and_then(|r| r);
+                }
+            }
+            ready.store(false, Ordering::Relaxed);
+            tracing::info!("shutting down: readiness off, wrapping up");
+            tokio::time::sleep(Duration::from_millis(c.shutdown.wrap_up_time)).await;
+            let _ = drain_tx.send(());
+            let wait = Duration::from_millis(c.shutdown.wait_time);
+            let res = match tokio::time::timeout(wait, &mut serve_task).await {
+                Ok(res) => res.map_err(std::io::Error::other).and_then(|r| r),
+                Err(_) => {
+                    tracing::warn!(
+                        ?wait,
+                        "in-flight requests outlived Shutdown.WaitTime; closing"
+                    );
+                    serve_task.abort();
+                    Ok(())
+                }
+            };
+            for t in side_tasks {
+                t.abort();
+            }
+            crate::setup::flush_spans();
+            tracing::info!("server stopped");
+            res
+        });
+        Ok(Running {
+            addr,
+            dev_addr,
+            stop: stop_tx,
+            task,
+        })
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully and flushes logs and spans.
+    pub async fn start(self) -> std::io::Result<()> {
+        let running = self.listen().await?;
+        shutdown_signal().await;
+        running.shutdown();
+        let res = running.wait().await;
+        crate::setup::shutdown();
+        res
+    }
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers(Any);
+    if origins.is_empty() || origins.iter().any(|o| o == "*") {
+        base.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("got SIGINT"),
+        _ = term => tracing::info!("got SIGTERM"),
+    }
+}
+
+/// A serving server.
+pub struct Running {
+    addr: SocketAddr,
+    dev_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// Where the dev server listens, if enabled.
+    pub fn dev_addr(&self) -> Option<SocketAddr> {
+        self.dev_addr
+    }
+    /// Begins graceful shutdown: readiness off, `WrapUpTime`, stop accepting, wait up to
+    /// `WaitTime` for in-flight requests.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_zero_paths_become_axum_paths() {
+        assert_eq!(axum_path("/v1", "/users/:id"), "/v1/users/{id}");
+        assert_eq!(axum_path("", "/users/{id}/x"), "/users/{id}/x");
+        assert_eq!(axum_path("", "/"), "/");
+    }
+}

@@ -1,0 +1,131 @@
+//! OpenTelemetry tracing: a parent-based ratio sampler and a batch exporter chosen by
+//! `Telemetry.Batcher`. The batch processor runs on its own thread, so export never blocks a
+//! request. Without an `Endpoint` spans still get ids (for logs and `traceparent`) but are not
+//! exported.
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Tracer};
+
+use crate::config::{Batcher, TelemetryConf};
+
+/// Builds the provider for `conf`; `service` names it when `Telemetry.Name` is empty.
+pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> SdkTracerProvider {
+    let name = if conf.name.is_empty() {
+        service.to_owned()
+    } else {
+        conf.name.clone()
+    };
+    let mut b = SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            conf.sampler,
+        ))))
+        .with_resource(Resource::builder().with_service_name(name).build());
+    let endpoint = conf.endpoint.trim();
+    if !endpoint.is_empty() || conf.batcher == Batcher::File {
+        match exporter(conf, endpoint) {
+            Ok(exp) => b = b.with_batch_exporter(exp),
+            Err(e) => tracing::error!(error = %e, "telemetry exporter not started"),
+        }
+    }
+    b.build()
+}
+
+fn with_scheme(endpoint: &str) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("http://{endpoint}")
+    }
+}
+
+/// The exporter is an enum so one `with_batch_exporter` call takes any of them.
+enum Exporter {
+    Otlp(Box<opentelemetry_otlp::SpanExporter>),
+    File(crate::telemetry_file::FileExporter),
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Exporter")
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for Exporter {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            Exporter::Otlp(e) => e.export(batch).await,
+            Exporter::File(e) => e.export(batch).await,
+        }
+    }
+    fn shutdown_with_timeout(&self, t: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            Exporter::Otlp(e) => e.shutdown_with_timeout(t),
+            Exporter::File(e) => e.shutdown_with_timeout(t),
+        }
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            Exporter::Otlp(e) => e.force_flush(),
+            Exporter::File(e) => e.force_flush(),
+        }
+    }
+    fn set_resource(&mut self, r: &Resource) {
+        match self {
+            Exporter::Otlp(e) => e.set_resource(r),
+            Exporter::File(e) => e.set_resource(r),
+        }
+    }
+}
+
+fn exporter(conf: &TelemetryConf, endpoint: &str) -> Result<Exporter, String> {
+    let grpc = |ep: &str| {
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(with_scheme(ep))
+            .with_timeout(Duration::from_secs(10))
+            .build()
+            .map(|e| Exporter::Otlp(Box::new(e)))
+            .map_err(|e| e.to_string())
+    };
+    match conf.batcher {
+        Batcher::Otlpgrpc => grpc(endpoint),
+        Batcher::Jaeger | Batcher::Zipkin => {
+            tracing::info!(
+                endpoint,
+                batcher = ?conf.batcher,
+                "Telemetry.Batcher {:?}: sending OTLP/gRPC to the endpoint (Jaeger accepts OTLP)",
+                conf.batcher
+            );
+            grpc(endpoint)
+        }
+        Batcher::Otlphttp => {
+            let mut url = with_scheme(endpoint);
+            if url.trim_end_matches('/').matches('/').count() <= 2 {
+                url = format!("{}/v1/traces", url.trim_end_matches('/'));
+            }
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(url)
+                .with_timeout(Duration::from_secs(10))
+                .with_headers(Default::default())
+                .build()
+                .map(|e| Exporter::Otlp(Box::new(e)))
+                .map_err(|e| e.to_string())
+        }
+        Batcher::File => crate::telemetry_file::FileExporter::create(&conf.output_path)
+            .map(Exporter::File)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The tracer the tracing layer uses.
+pub(crate) fn tracer(provider: &SdkTracerProvider) -> Tracer {
+    provider.tracer("rustctl-runtime")
+}
