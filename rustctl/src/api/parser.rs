@@ -28,6 +28,22 @@ pub fn parse(text: &str, file: FileId) -> (ApiFile, Vec<Diagnostic>) {
     if let Some(err) = check_nesting(text, file) {
         return (out, vec![err]);
     }
+    // Fast path: the whole file in one pass. pest indexes the input's lines on every call, so
+    // statement-by-statement parsing (below) is kept for files with errors.
+    if let Ok(pairs) = ApiParser::parse(Rule::file, text) {
+        let builder = Builder { offset: 0 };
+        for pair in pairs.clone().flatten() {
+            if pair.as_rule() == Rule::COMMENT {
+                out.comments.push(builder.comment(&pair));
+            }
+        }
+        for pair in pairs.flat_map(|p| p.into_inner()) {
+            if !matches!(pair.as_rule(), Rule::COMMENT | Rule::EOI) {
+                out.items.push(builder.item(pair));
+            }
+        }
+        return (out, errors);
+    }
     let mut pos = 0;
     while pos <= text.len() {
         let rest = &text[pos..];
