@@ -25,8 +25,8 @@ pub(crate) struct DevState {
     pub(crate) metrics: Arc<Metrics>,
 }
 
-/// The Prometheus text content type prometheus-client's encoder writes.
-const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub(crate) async fn health(State(s): State<DevState>) -> Response {
     if s.ready.load(Ordering::Relaxed) {
@@ -36,12 +36,25 @@ pub(crate) async fn health(State(s): State<DevState>) -> Response {
     }
 }
 
-pub(crate) async fn metrics(State(s): State<DevState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        s.metrics.render(),
-    )
-        .into_response()
+/// OpenMetrics when the scraper asks for it (Prometheus does), the classic text otherwise.
+pub(crate) async fn metrics(State(s): State<DevState>, headers: http::HeaderMap) -> Response {
+    let wants_om = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if wants_om {
+        (
+            [(header::CONTENT_TYPE, OPENMETRICS)],
+            s.metrics.render_openmetrics(),
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+            s.metrics.render(),
+        )
+            .into_response()
+    }
 }
 
 #[derive(Deserialize)]

@@ -88,23 +88,23 @@ impl Metrics {
         let rejected = Family::<RejectLabels, Counter>::default();
         registry.register(
             "http_server_requests_duration_ms",
-            "http server requests duration(ms).",
+            "http server requests duration(ms)",
             duration.clone(),
         );
         // prometheus-client appends `_total` to counters.
         registry.register(
             "http_server_requests_code",
-            "http server requests code count.",
+            "http server requests code count",
             codes.clone(),
         );
         registry.register(
             "http_server_requests_in_flight",
-            "http server requests being served.",
+            "http server requests being served",
             in_flight.clone(),
         );
         registry.register(
             "http_server_requests_rejected",
-            "http server requests refused by shedding, breaker, rate limit or MaxConns.",
+            "http server requests refused by shedding, breaker, rate limit or MaxConns",
             rejected.clone(),
         );
         Metrics {
@@ -137,11 +137,47 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The OpenMetrics text exposition (what prometheus-client writes).
+    pub fn render_openmetrics(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
     }
+
+    /// The classic Prometheus text exposition (format 0.0.4), which `promtool check metrics`
+    /// and older scrapers parse.
+    pub fn render(&self) -> String {
+        to_classic(&self.render_openmetrics())
+    }
+}
+
+/// prometheus-client only writes OpenMetrics, where a counter family is named without
+/// `_total` and the text ends with `# EOF`. The classic format names the family after its
+/// samples (`..._total`), has no `# UNIT`/`# EOF` lines, and is otherwise the same.
+fn to_classic(om: &str) -> String {
+    let counters: Vec<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
