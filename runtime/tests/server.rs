@@ -525,3 +525,45 @@ async fn shedding_drops_under_forced_cpu_overload_in_pro_mode() {
     running.shutdown();
     running.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pprof_profile_is_a_gzipped_pprof_protobuf() {
+    use pprof::protos::Message;
+    use std::io::Read;
+    let server = Server::new(conf(""));
+    let running = server.listen().await.unwrap();
+    let url = format!(
+        "http://{}/debug/pprof/profile?seconds=1",
+        running.dev_addr().unwrap()
+    );
+    // Some CPU work to sample while the profile runs.
+    let burn = tokio::task::spawn_blocking(|| {
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(900) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        x
+    });
+    let r = client().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let gz = r.bytes().await.unwrap();
+    burn.await.unwrap();
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let profile = pprof::protos::Profile::decode(raw.as_slice()).expect("pprof protobuf");
+    let types: Vec<&str> = profile
+        .sample_type
+        .iter()
+        .map(|t| profile.string_table[t.ty as usize].as_str())
+        .collect();
+    assert!(
+        types.contains(&"cpu") || types.contains(&"samples"),
+        "{types:?}"
+    );
+    assert!(profile.duration_nanos > 0);
+    running.shutdown();
+    running.wait().await.unwrap();
+}

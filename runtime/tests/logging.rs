@@ -1,0 +1,96 @@
+//! Log lines: go-zero field names, trace/span ids inside a request, one access line per
+//! request, slow-call warnings, file output.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::routing::get;
+use common::{client, conf};
+use rustctl_runtime::{RouteGroup, Server};
+use serde_json::Value;
+
+#[tokio::test]
+async fn json_lines_carry_ids_access_and_slowcall() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap().to_owned();
+    let mut server = Server::new(conf(&format!(
+        "Log:\n  Mode: file\n  Path: {path}\n  SlowThreshold: 1ms\n"
+    )));
+    server.add_routes(RouteGroup::new().route(
+        "/hello",
+        get(|| async {
+            tracing::info!(patient = 12, "inside handler");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            "hi"
+        }),
+    ));
+    let running = server.listen().await.unwrap();
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let r = client()
+        .get(format!("http://{}/hello", running.addr()))
+        .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    running.shutdown();
+    running.wait().await.unwrap();
+    rustctl_runtime::log::flush();
+
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        assert!(
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("rt-test"),
+            "{p:?}"
+        );
+        for l in std::fs::read_to_string(&p).unwrap().lines() {
+            lines.push(serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")));
+        }
+    }
+    let find = |pred: &dyn Fn(&Value) -> bool| -> Value {
+        lines
+            .iter()
+            .find(|v| pred(v))
+            .cloned()
+            .unwrap_or_else(|| panic!("no such line in {lines:#?}"))
+    };
+    let inside = find(&|v| v["content"] == "inside handler");
+    assert_eq!(inside["trace"], trace);
+    assert_eq!(inside["level"], "info");
+    assert_eq!(inside["patient"], 12);
+    assert_eq!(inside["service"], "rt-test");
+    assert!(inside["span"].as_str().unwrap().len() == 16, "{inside}");
+    assert!(
+        inside["caller"].as_str().unwrap().contains("logging.rs"),
+        "{inside}"
+    );
+    assert!(
+        inside["@timestamp"].as_str().unwrap().contains('T'),
+        "{inside}"
+    );
+
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|v| {
+            v["level"] == "info"
+                && v["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("[HTTP] 200 - GET /hello")
+        })
+        .collect();
+    assert_eq!(access.len(), 1, "one access line per request: {lines:#?}");
+    assert_eq!(access[0]["trace"], trace);
+    assert_eq!(access[0]["span"], inside["span"]);
+    assert!(access[0]["duration"].as_str().unwrap().ends_with("ms"));
+
+    let slow = find(&|v| v["content"].as_str().unwrap_or("").contains("slowcall"));
+    assert_eq!(slow["level"], "warn");
+    assert_eq!(slow["trace"], trace);
+}
