@@ -268,3 +268,84 @@ where
 pub fn flush() {
     drop(GUARD.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn capture(json: bool, f: impl FnOnce()) -> String {
+        let buf = Buf::default();
+        let out = buf.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .event_format(GoZeroFormat {
+                json,
+                caller: true,
+                service: "svc".into(),
+            })
+            .with_writer(move || out.clone());
+        let sub = tracing_subscriber::registry().with(IdsLayer).with(layer);
+        tracing::subscriber::with_default(sub, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn in_request() {
+        tracing::info!("outside");
+        let span = tracing::info_span!(
+            "http",
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty
+        );
+        span.record("trace_id", "abc");
+        span.record("span_id", "def");
+        let _g = span.enter();
+        tracing::warn!(duration = "1.0ms", "inside");
+    }
+
+    #[test]
+    fn json_lines_use_go_zero_names_and_ids() {
+        let out = capture(true, in_request);
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(lines[0]["content"], "outside");
+        assert!(lines[0].get("trace").is_none(), "{out}");
+        assert_eq!(lines[1]["content"], "inside");
+        assert_eq!(lines[1]["level"], "warn");
+        assert_eq!(lines[1]["trace"], "abc");
+        assert_eq!(lines[1]["span"], "def");
+        assert_eq!(lines[1]["duration"], "1.0ms");
+        assert_eq!(lines[1]["service"], "svc");
+        assert!(lines[1]["caller"].as_str().unwrap().contains("log.rs"));
+        assert!(lines[1]["@timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn plain_lines_are_tab_separated() {
+        let out = capture(false, in_request);
+        let second = out.lines().nth(1).unwrap();
+        let cols: Vec<&str> = second.split('\t').collect();
+        assert_eq!(cols[1], "warn", "{second}");
+        assert_eq!(cols[2], "inside");
+        assert!(
+            second.contains("duration=1.0ms") && second.contains("trace=abc"),
+            "{second}"
+        );
+    }
+}

@@ -1,1 +1,275 @@
-fn main() {}
+//! Overhead benchmark: one JSON route served twice in one run, first on a bare axum router,
+//! then through the runtime's full default stack (everything on except JWT), both driven by
+//! `wrk` pinned to another core. See docs/bench.md.
+//!
+//! `cargo run --release -p rustctl-runtime --bin rustctl-bench -- [--duration 10]
+//!  [--connections 64] [--rounds 2] [--server-cpu 0] [--client-cpu 1]`
+
+use std::net::SocketAddr;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use rustctl_runtime::config::RestConf;
+use rustctl_runtime::{RouteGroup, Server};
+use serde::Serialize;
+
+const PINNED: &str = "RUSTCTL_BENCH_PINNED";
+
+#[derive(Serialize)]
+struct Hello {
+    message: &'static str,
+    id: u64,
+}
+
+async fn hello() -> Json<Hello> {
+    Json(Hello {
+        message: "hello, world",
+        id: 42,
+    })
+}
+
+struct Opts {
+    duration: u64,
+    connections: u64,
+    rounds: u64,
+    server_cpu: String,
+    client_cpu: String,
+}
+
+fn opts() -> Result<Opts, String> {
+    let mut o = Opts {
+        duration: 10,
+        connections: 64,
+        rounds: 2,
+        server_cpu: "0".into(),
+        client_cpu: "1".into(),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+        let num = || {
+            v.parse::<u64>()
+                .map_err(|_| format!("{a}: not a number: {v}"))
+        };
+        match a.as_str() {
+            "--duration" => o.duration = num()?,
+            "--connections" => o.connections = num()?,
+            "--rounds" => o.rounds = num()?.max(1),
+            "--server-cpu" => o.server_cpu = v.clone(),
+            "--client-cpu" => o.client_cpu = v.clone(),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rps: f64,
+    p99_ms: f64,
+}
+
+fn to_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().ok().map(|v| v * scale)
+}
+
+fn parse_wrk(out: &str) -> Option<Run> {
+    let rps = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let p99 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(to_ms)?;
+    Some(Run { rps, p99_ms: p99 })
+}
+
+fn wrk(o: &Opts, addr: SocketAddr, secs: u64) -> Result<Run, String> {
+    let out = Command::new("taskset")
+        .args(["-c", &o.client_cpu, "wrk", "-t1"])
+        .arg(format!("-c{}", o.connections))
+        .arg(format!("-d{secs}s"))
+        .arg("--latency")
+        .arg(format!("http://{addr}/json"))
+        .output()
+        .map_err(|e| format!("running wrk (Debian package `wrk`): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "wrk failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    parse_wrk(&text).ok_or_else(|| format!("cannot parse wrk output:\n{text}"))
+}
+
+fn full_conf(log_dir: &str) -> RestConf {
+    let text = format!(
+        "Name: bench\nHost: 127.0.0.1\nPort: 0\nMode: pro\n\
+         Log:\n  Mode: file\n  Path: {log_dir}\n\
+         DevServer:\n  Host: 127.0.0.1\n  Port: 0\n\
+         Limit:\n  Period: 1\n  Quota: 100000000\n"
+    );
+    rustctl_runtime::config::from_str::<RestConf>(&text, "bench.yaml")
+        .expect("bench config")
+        .0
+}
+
+async fn serve_bare() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let app = Router::new().route("/json", get(hello));
+    tokio::spawn(async move { axum::serve(l, app).await });
+    addr
+}
+
+async fn measure(o: &Opts, addr: SocketAddr) -> Result<Run, String> {
+    // Warm up connections, allocator and caches first.
+    let warm = o.duration.clamp(1, 2);
+    let (oo, a) = (
+        Opts {
+            server_cpu: o.server_cpu.clone(),
+            client_cpu: o.client_cpu.clone(),
+            ..*o
+        },
+        addr,
+    );
+    tokio::task::spawn_blocking(move || {
+        wrk(&oo, a, warm)?;
+        wrk(&oo, a, oo.duration)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+fn main() -> ExitCode {
+    let o = match opts() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Pin the server (this process) to its core by re-running under taskset.
+    if std::env::var_os(PINNED).is_none() {
+        let exe = std::env::current_exe().expect("own path");
+        let status = Command::new("taskset")
+            .args(["-c", &o.server_cpu])
+            .arg(exe)
+            .args(std::env::args().skip(1))
+            .env(PINNED, "1")
+            .status();
+        return match status {
+            Ok(s) if s.success() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("running taskset: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(run(o)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(o: Opts) -> Result<(), String> {
+    let log_dir = std::env::temp_dir().join(format!("rustctl-bench-{}", std::process::id()));
+    let log_dir_s = log_dir.to_string_lossy().into_owned();
+    let bare = serve_bare().await;
+    let mut server = Server::new(full_conf(&log_dir_s));
+    server.add_routes(RouteGroup::new().route("/json", get(hello)));
+    let full = server.listen().await.map_err(|e| e.to_string())?;
+    println!(
+        "wrk -t1 -c{} -d{}s, server on cpu {}, wrk on cpu {}, {} round(s)",
+        o.connections, o.duration, o.server_cpu, o.client_cpu, o.rounds
+    );
+    let (mut best_bare, mut best_full): (Option<Run>, Option<Run>) = (None, None);
+    for round in 1..=o.rounds {
+        let b = measure(&o, bare).await?;
+        let f = measure(&o, full.addr()).await?;
+        println!(
+            "round {round}: bare {:>10.0} req/s p99 {:>7.2} ms | full stack {:>10.0} req/s p99 {:>7.2} ms | ratio {:.1}%",
+            b.rps,
+            b.p99_ms,
+            f.rps,
+            f.p99_ms,
+            100.0 * f.rps / b.rps
+        );
+        if best_bare.is_none_or(|x| b.rps > x.rps) {
+            best_bare = Some(b);
+        }
+        if best_full.is_none_or(|x| f.rps > x.rps) {
+            best_full = Some(f);
+        }
+    }
+    let (b, f) = (
+        best_bare.unwrap_or(Run {
+            rps: 0.0,
+            p99_ms: 0.0,
+        }),
+        best_full.unwrap_or(Run {
+            rps: 0.0,
+            p99_ms: 0.0,
+        }),
+    );
+    let ratio = 100.0 * f.rps / b.rps.max(1.0);
+    println!(
+        "best: bare {:.0} req/s (p99 {:.2} ms), full stack {:.0} req/s (p99 {:.2} ms), ratio {:.1}% (target >= 85%)",
+        b.rps, b.p99_ms, f.rps, f.p99_ms, ratio
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "bare_rps": b.rps, "bare_p99_ms": b.p99_ms,
+            "full_rps": f.rps, "full_p99_ms": f.p99_ms, "ratio_pct": ratio
+        })
+    );
+    full.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(10), full.wait()).await;
+    rustctl_runtime::log::flush();
+    let _ = std::fs::remove_dir_all(&log_dir);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wrk_output() {
+        let out = "Running 1s test @ http://127.0.0.1:1/json\n  1 threads and 64 connections\n  Latency Distribution\n     50%  500.00us\n     75%  600.00us\n     90%    1.00ms\n     99%    2.50ms\n  1000 requests in 1.00s, 100KB read\nRequests/sec:  12345.67\nTransfer/sec:   1.00MB\n";
+        let r = parse_wrk(out).unwrap();
+        assert_eq!(r.rps, 12345.67);
+        assert_eq!(r.p99_ms, 2.5);
+        assert_eq!(to_ms("800.00us"), Some(0.8));
+        assert_eq!(to_ms("1.20s"), Some(1200.0));
+    }
+}
