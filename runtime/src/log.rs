@@ -14,23 +14,18 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogConf, LogEncoding, LogLevel, LogMode, Rotation};
 
-/// Trace and span ids of a request span, captured from its `trace_id`/`span_id` fields.
+/// Trace and span ids of a request span, captured from its `trace_id`/`span_id` fields, so
+/// every line inside it can carry them whether or not an OpenTelemetry exporter runs.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ids {
     trace: String,
     span: String,
 }
-
-/// A layer that remembers `trace_id`/`span_id` recorded on spans so every line inside them can
-/// carry the ids, whether or not an OpenTelemetry exporter is configured.
-pub(crate) struct IdsLayer;
 
 struct IdsVisitor<'a>(&'a mut Ids, bool);
 
@@ -48,28 +43,6 @@ impl Visit for IdsVisitor<'_> {
         if matches!(field.name(), "trace_id" | "span_id") {
             self.record_str(field, &format!("{value:?}"));
         }
-    }
-}
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for IdsLayer {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut ids = Ids::default();
-        let mut v = IdsVisitor(&mut ids, false);
-        attrs.record(&mut v);
-        if v.1 {
-            if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(ids);
-            }
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        let mut ids = ext.remove::<Ids>().unwrap_or_default();
-        let mut v = IdsVisitor(&mut ids, false);
-        values.record(&mut v);
-        ext.insert(ids);
     }
 }
 
@@ -126,24 +99,11 @@ pub(crate) struct GoZeroFormat {
     service: String,
 }
 
-impl<S, N> FormatEvent<S, N> for GoZeroFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut w: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+impl GoZeroFormat {
+    fn format(&self, ids: Option<&Ids>, event: &Event<'_>, out: &mut String) -> fmt::Result {
+        use std::fmt::Write as _;
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let ids = ctx.event_scope().and_then(|scope| {
-            scope
-                .into_iter()
-                .find_map(|span| span.extensions().get::<Ids>().cloned())
-        });
         let meta = event.metadata();
         let ts = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
@@ -158,8 +118,8 @@ where
             m.insert("level".into(), level_name(meta.level()).into());
             m.insert("content".into(), fields.content.into());
             if let Some(ids) = ids {
-                m.insert("trace".into(), ids.trace.into());
-                m.insert("span".into(), ids.span.into());
+                m.insert("trace".into(), ids.trace.clone().into());
+                m.insert("span".into(), ids.span.clone().into());
             }
             if let Some(c) = caller {
                 m.insert("caller".into(), c.into());
@@ -171,52 +131,122 @@ where
                 m.entry(k).or_insert(v);
             }
             let line = serde_json::to_string(&m).map_err(|_| fmt::Error)?;
-            writeln!(w, "{line}")
+            writeln!(out, "{line}")
         } else {
-            write!(w, "{ts}\t{}\t{}", level_name(meta.level()), fields.content)?;
+            write!(
+                out,
+                "{ts}\t{}\t{}",
+                level_name(meta.level()),
+                fields.content
+            )?;
             for (k, v) in &fields.rest {
                 match v {
-                    serde_json::Value::String(s) => write!(w, "\t{k}={s}")?,
-                    other => write!(w, "\t{k}={other}")?,
+                    serde_json::Value::String(s) => write!(out, "\t{k}={s}")?,
+                    other => write!(out, "\t{k}={other}")?,
                 }
             }
             if let Some(ids) = ids {
-                write!(w, "\ttrace={}\tspan={}", ids.trace, ids.span)?;
+                write!(out, "\ttrace={}\tspan={}", ids.trace, ids.span)?;
             }
             if let Some(c) = caller {
-                write!(w, "\tcaller={c}")?;
+                write!(out, "\tcaller={c}")?;
             }
-            writeln!(w)
+            writeln!(out)
+        }
+    }
+}
+
+/// Crates whose chatter is only wanted from WARN up.
+const NOISY: [&str; 6] = ["h2", "hyper", "tonic", "tower", "reqwest", "opentelemetry"];
+
+/// The logging layer: captures request ids from spans and writes each event as one line.
+///
+/// A dedicated layer rather than `tracing_subscriber::fmt`, because the fmt layer formats every
+/// span's fields into a string on creation and on each record, which the go-zero format never
+/// prints; on the request path that was the largest single cost of logging.
+pub(crate) struct GoZeroLayer<W> {
+    format: GoZeroFormat,
+    writer: W,
+    level: Level,
+}
+
+impl<S, W> tracing_subscriber::Layer<S> for GoZeroLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        if meta.is_span() {
+            // Request spans must exist at any level so that error lines keep their ids.
+            return true;
+        }
+        let target = meta.target();
+        let noisy = NOISY.iter().any(|n| {
+            target.starts_with(n) && target[n.len()..].chars().next().is_none_or(|c| c == ':')
+        });
+        let min = if noisy { Level::WARN } else { self.level };
+        *meta.level() <= min
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut ids = Ids::default();
+        let mut v = IdsVisitor(&mut ids, false);
+        attrs.record(&mut v);
+        if v.1 {
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(ids);
+            }
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        let mut ids = ext.remove::<Ids>().unwrap_or_default();
+        let mut v = IdsVisitor(&mut ids, false);
+        values.record(&mut v);
+        ext.insert(ids);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        use std::io::Write as _;
+        let ids = ctx.event_scope(event).and_then(|scope| {
+            scope
+                .into_iter()
+                .find_map(|span| span.extensions().get::<Ids>().cloned())
+        });
+        let mut line = String::with_capacity(256);
+        if self.format.format(ids.as_ref(), event, &mut line).is_ok() {
+            let _ = self.writer.make_writer().write_all(line.as_bytes());
         }
     }
 }
 
 static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
-/// The level filter for `Log.Level`.
-pub(crate) fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter {
-    use tracing_subscriber::filter::LevelFilter;
+/// The most verbose level `Log.Level` lets through.
+fn max_level(level: LogLevel) -> Level {
     match level {
-        LogLevel::Debug => LevelFilter::DEBUG,
-        LogLevel::Info => LevelFilter::INFO,
-        LogLevel::Error | LogLevel::Severe => LevelFilter::ERROR,
+        LogLevel::Debug => Level::DEBUG,
+        LogLevel::Info => Level::INFO,
+        LogLevel::Error | LogLevel::Severe => Level::ERROR,
     }
 }
 
-/// Builds the fmt layer for `conf` (writer + formatter); the writer's guard is kept until
-/// [`flush`].
-pub(crate) fn fmt_layer<S>(
+/// Builds the logging layer for `conf`; the writer's guard is kept until [`flush`].
+pub(crate) fn layer<S>(
     conf: &LogConf,
     service: &str,
 ) -> std::io::Result<impl tracing_subscriber::Layer<S> + Send + Sync + 'static>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    use tracing_subscriber::Layer;
-    use tracing_subscriber::filter::Targets;
-
     let (writer, guard) = match conf.mode {
-        LogMode::Console => tracing_appender::non_blocking(std::io::stdout()),
+        // The worker thread flushes whenever its queue runs dry, so a BufWriter batches writes
+        // under load without delaying lines when idle.
+        LogMode::Console => {
+            tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stdout()))
+        }
         LogMode::File => {
             let rotation = match conf.rotation {
                 Rotation::Hourly => rolling::Rotation::HOURLY,
@@ -236,7 +266,7 @@ where
             let appender = b
                 .build(&conf.path)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            tracing_appender::non_blocking(appender)
+            tracing_appender::non_blocking(std::io::BufWriter::new(appender))
         }
     };
     *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
@@ -250,18 +280,11 @@ where
         caller: conf.caller,
         service,
     };
-    let filter = Targets::new()
-        .with_default(level_filter(conf.level))
-        .with_target("h2", tracing::Level::WARN)
-        .with_target("hyper", tracing::Level::WARN)
-        .with_target("tonic", tracing::Level::WARN)
-        .with_target("tower", tracing::Level::WARN)
-        .with_target("reqwest", tracing::Level::WARN)
-        .with_target("opentelemetry", tracing::Level::WARN);
-    Ok(tracing_subscriber::fmt::layer()
-        .event_format(format)
-        .with_writer(writer)
-        .with_filter(filter))
+    Ok(GoZeroLayer {
+        format,
+        writer,
+        level: max_level(conf.level),
+    })
 }
 
 /// Flushes buffered log lines; call once at process exit (later lines are dropped).
@@ -291,20 +314,23 @@ mod tests {
     fn capture(json: bool, f: impl FnOnce()) -> String {
         let buf = Buf::default();
         let out = buf.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .event_format(GoZeroFormat {
+        let layer = GoZeroLayer {
+            format: GoZeroFormat {
                 json,
                 caller: true,
                 service: "svc".into(),
-            })
-            .with_writer(move || out.clone());
-        let sub = tracing_subscriber::registry().with(IdsLayer).with(layer);
+            },
+            writer: move || out.clone(),
+            level: Level::INFO,
+        };
+        let sub = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(sub, f);
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
     }
 
     fn in_request() {
         tracing::info!("outside");
+        tracing::debug!("below the level");
         let span = tracing::info_span!(
             "http",
             trace_id = tracing::field::Empty,

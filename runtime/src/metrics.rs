@@ -22,7 +22,7 @@ pub struct RequestLabels {
     /// Route template, e.g. `/trials/{id}`.
     pub path: Arc<str>,
     /// HTTP method.
-    pub method: Arc<str>,
+    pub method: &'static str,
     /// Status code.
     pub code: u16,
 }

@@ -2,6 +2,7 @@
 //! W3C propagator. The first server's config wins; later calls are no-ops.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -13,6 +14,12 @@ use crate::config::RestConf;
 use crate::{log, telemetry};
 
 static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
+static OTEL: AtomicBool = AtomicBool::new(false);
+
+/// Whether request spans go to OpenTelemetry (an exporter is configured).
+pub(crate) fn otel_enabled() -> bool {
+    OTEL.load(Ordering::Relaxed)
+}
 
 /// Sets up logging and tracing from `conf` once per process.
 ///
@@ -21,26 +28,28 @@ static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
 pub fn init(conf: &RestConf) {
     PROVIDER.get_or_init(|| {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // Without an exporter the OpenTelemetry layer would only mint ids, which the trace
+        // middleware does far more cheaply itself; so it is installed only when spans go
+        // somewhere.
+        let exporting = telemetry::exports(&conf.telemetry);
         let provider = telemetry::provider(&conf.telemetry, &conf.name);
-        let tracer = telemetry::tracer(&provider);
-        let fmt = match log::fmt_layer(&conf.log, &conf.name) {
+        let otel = exporting.then(|| {
+            tracing_opentelemetry::layer()
+                .with_tracer(telemetry::tracer(&provider))
+                .with_filter(LevelFilter::INFO)
+        });
+        let fmt = match log::layer(&conf.log, &conf.name) {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("rustctl-runtime: cannot open log output: {e}");
                 None
             }
         };
-        let subscriber = tracing_subscriber::registry()
-            .with(log::IdsLayer.with_filter(LevelFilter::INFO))
-            .with(
-                tracing_opentelemetry::layer()
-                    .with_tracer(tracer)
-                    .with_filter(LevelFilter::INFO),
-            )
-            .with(fmt);
+        let subscriber = tracing_subscriber::registry().with(otel).with(fmt);
         if tracing::subscriber::set_global_default(subscriber).is_err() {
             return None;
         }
+        OTEL.store(exporting, Ordering::Relaxed);
         opentelemetry::global::set_tracer_provider(provider.clone());
         Some(provider)
     });

@@ -12,6 +12,11 @@ use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Tracer};
 
 use crate::config::{Batcher, TelemetryConf};
 
+/// Whether spans are exported anywhere.
+pub(crate) fn exports(conf: &TelemetryConf) -> bool {
+    !conf.endpoint.trim().is_empty() || conf.batcher == Batcher::File
+}
+
 /// Builds the provider for `conf`; `service` names it when `Telemetry.Name` is empty.
 pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> SdkTracerProvider {
     let name = if conf.name.is_empty() {
@@ -25,7 +30,7 @@ pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> SdkTracerProvider
         ))))
         .with_resource(Resource::builder().with_service_name(name).build());
     let endpoint = conf.endpoint.trim();
-    if !endpoint.is_empty() || conf.batcher == Batcher::File {
+    if exports(conf) {
         match exporter(conf, endpoint) {
             Ok(exp) => b = b.with_batch_exporter(exp),
             Err(e) => tracing::error!(error = %e, "telemetry exporter not started"),

@@ -3,7 +3,10 @@
 //! `wrk` pinned to another core. See docs/bench.md.
 //!
 //! `cargo run --release -p rustctl-runtime --bin rustctl-bench -- [--duration 10]
-//!  [--connections 64] [--rounds 2] [--server-cpu 0] [--client-cpu 1]`
+//!  [--connections 64] [--rounds 2] [--server-cpu 0] [--client-cpu 1] [--off Trace,Log]`
+//!
+//! `--off` switches built-in middlewares off (names as under `Middlewares`), to see what each
+//! costs.
 
 use std::net::SocketAddr;
 use std::process::{Command, ExitCode};
@@ -37,6 +40,7 @@ struct Opts {
     rounds: u64,
     server_cpu: String,
     client_cpu: String,
+    off: Vec<String>,
 }
 
 fn opts() -> Result<Opts, String> {
@@ -46,6 +50,7 @@ fn opts() -> Result<Opts, String> {
         rounds: 2,
         server_cpu: "0".into(),
         client_cpu: "1".into(),
+        off: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -61,6 +66,13 @@ fn opts() -> Result<Opts, String> {
             "--rounds" => o.rounds = num()?.max(1),
             "--server-cpu" => o.server_cpu = v.clone(),
             "--client-cpu" => o.client_cpu = v.clone(),
+            "--off" => {
+                o.off = v
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -121,13 +133,19 @@ fn wrk(o: &Opts, addr: SocketAddr, secs: u64) -> Result<Run, String> {
     parse_wrk(&text).ok_or_else(|| format!("cannot parse wrk output:\n{text}"))
 }
 
-fn full_conf(log_dir: &str) -> RestConf {
-    let text = format!(
+fn full_conf(log_dir: &str, off: &[String]) -> RestConf {
+    let mut text = format!(
         "Name: bench\nHost: 127.0.0.1\nPort: 0\nMode: pro\n\
          Log:\n  Mode: file\n  Path: {log_dir}\n\
          DevServer:\n  Host: 127.0.0.1\n  Port: 0\n\
          Limit:\n  Period: 1\n  Quota: 100000000\n"
     );
+    if !off.is_empty() {
+        text.push_str("Middlewares:\n");
+        for m in off {
+            text.push_str(&format!("  {m}: false\n"));
+        }
+    }
     rustctl_runtime::config::from_str::<RestConf>(&text, "bench.yaml")
         .expect("bench config")
         .0
@@ -148,6 +166,7 @@ async fn measure(o: &Opts, addr: SocketAddr) -> Result<Run, String> {
         Opts {
             server_cpu: o.server_cpu.clone(),
             client_cpu: o.client_cpu.clone(),
+            off: Vec::new(),
             ..*o
         },
         addr,
@@ -204,7 +223,7 @@ async fn run(o: Opts) -> Result<(), String> {
     let log_dir = std::env::temp_dir().join(format!("rustctl-bench-{}", std::process::id()));
     let log_dir_s = log_dir.to_string_lossy().into_owned();
     let bare = serve_bare().await;
-    let mut server = Server::new(full_conf(&log_dir_s));
+    let mut server = Server::new(full_conf(&log_dir_s, &o.off));
     server.add_routes(RouteGroup::new().route("/json", get(hello)));
     let full = server.listen().await.map_err(|e| e.to_string())?;
     println!(

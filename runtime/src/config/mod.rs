@@ -177,3 +177,42 @@ fn check<T: Validate>(t: &T, file: &Path) -> Result<(), ConfigError> {
         }),
     }
 }
+
+/// The config file named on the command line with `-f FILE` (go-zero's flag; also `--file FILE`,
+/// `-f=FILE`, `--file=FILE`), or `default` when none is given.
+pub fn path_from_args(default: &str) -> PathBuf {
+    path_from(std::env::args().skip(1), default)
+}
+
+fn path_from(args: impl IntoIterator<Item = String>, default: &str) -> PathBuf {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "-f" || arg == "--file" {
+            if let Some(path) = args.next() {
+                return PathBuf::from(path);
+            }
+        } else if let Some(path) = arg
+            .strip_prefix("-f=")
+            .or_else(|| arg.strip_prefix("--file="))
+        {
+            return PathBuf::from(path);
+        }
+    }
+    PathBuf::from(default)
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn config_path_flags() {
+        let p = |args: &[&str]| path_from(args.iter().map(|s| s.to_string()), "etc/d.yaml");
+        assert_eq!(p(&[]), PathBuf::from("etc/d.yaml"));
+        assert_eq!(p(&["-f", "etc/x.yaml"]), PathBuf::from("etc/x.yaml"));
+        assert_eq!(p(&["--file", "a.yaml"]), PathBuf::from("a.yaml"));
+        assert_eq!(p(&["-f=b.yaml"]), PathBuf::from("b.yaml"));
+        assert_eq!(p(&["--file=c.yaml"]), PathBuf::from("c.yaml"));
+        assert_eq!(p(&["-f"]), PathBuf::from("etc/d.yaml"));
+    }
+}

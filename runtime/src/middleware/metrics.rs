@@ -24,8 +24,22 @@ impl MetricsMiddleware {
     }
 }
 
-fn method_label(m: &http::Method) -> Arc<str> {
-    Arc::from(m.as_str())
+/// Standard methods label as themselves; anything else as `OTHER` (no per-request allocation,
+/// bounded cardinality).
+fn method_label(m: &http::Method) -> &'static str {
+    use http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
 }
 
 struct InFlight<'a>(&'a Metrics);

@@ -45,12 +45,14 @@ impl Extractor for Headers<'_> {
     }
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut s = String::with_capacity(bytes * 2);
-    for _ in 0..bytes {
-        s.push_str(&format!("{:02x}", fastrand::u8(..)));
-    }
-    s
+/// A non-zero random trace id (32 hex digits).
+fn random_trace_id() -> String {
+    format!("{:032x}", fastrand::u128(1..))
+}
+
+/// A non-zero random span id (16 hex digits).
+fn random_span_id() -> String {
+    format!("{:016x}", fastrand::u64(1..))
 }
 
 impl Handle for Trace {
@@ -58,7 +60,7 @@ impl Handle for Trace {
         let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
         let span = tracing::info_span!(
             "http",
-            otel.name = format!("{} {}", req.method(), self.name),
+            otel.name = %format_args!("{} {}", req.method(), self.name),
             otel.kind = "server",
             http.request.method = %req.method(),
             http.route = %self.route,
@@ -66,9 +68,13 @@ impl Handle for Trace {
             trace_id = tracing::field::Empty,
             span_id = tracing::field::Empty,
         );
-        let _ = span.set_parent(parent.clone());
-        let cx = span.context();
-        let sc: SpanContext = cx.span().span_context().clone();
+        // Without an exporter there is no OpenTelemetry layer: ids are minted here instead.
+        let sc: SpanContext = if crate::setup::otel_enabled() {
+            let _ = span.set_parent(parent.clone());
+            span.context().span().span_context().clone()
+        } else {
+            SpanContext::empty_context()
+        };
         // Without an OpenTelemetry layer (e.g. a subscriber set by the host) the span has no
         // ids: keep the caller's trace id, or make one, so logs and the response still carry one.
         let (trace_id, span_id, flags) = if sc.is_valid() {
@@ -79,12 +85,15 @@ impl Handle for Trace {
             )
         } else {
             let psc = parent.span().span_context().clone();
-            let tid = if psc.is_valid() {
-                psc.trace_id().to_string()
+            if psc.is_valid() {
+                (
+                    psc.trace_id().to_string(),
+                    random_span_id(),
+                    psc.trace_flags(),
+                )
             } else {
-                random_hex(16)
-            };
-            (tid, random_hex(8), psc.trace_flags())
+                (random_trace_id(), random_span_id(), TraceFlags::SAMPLED)
+            }
         };
         span.record("trace_id", trace_id.as_str());
         span.record("span_id", span_id.as_str());
