@@ -5,4 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod codegen;
 pub mod diagnostic;
+pub mod model;
+pub mod writer;

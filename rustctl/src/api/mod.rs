@@ -3,6 +3,7 @@
 pub mod ast;
 pub mod format;
 pub mod loader;
+pub mod lower;
 pub mod parser;
 pub mod tag;
 pub mod validate;

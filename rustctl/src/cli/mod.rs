@@ -3,6 +3,7 @@
 //! run them in-process.
 
 mod api;
+mod generate;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -38,6 +39,58 @@ pub enum Command {
     /// Work with go-zero `.api` contracts.
     #[command(subcommand)]
     Api(ApiCommand),
+    /// Manage the templates generated code comes from.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+/// `rustctl template ...`
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Write the built-in templates to a directory for editing; use it with `--home`.
+    Init(TemplateInitArgs),
+}
+
+/// `rustctl template init`
+#[derive(Debug, Args)]
+pub struct TemplateInitArgs {
+    /// Where to write the templates.
+    #[arg(long, value_name = "DIR", default_value = ".rustctl/templates")]
+    pub home: std::path::PathBuf,
+    /// Overwrite templates that already exist there.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where a generated service finds `rustctl-runtime`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RuntimeArgs {
+    /// Depend on the runtime at this path.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["runtime_version", "runtime_git"])]
+    pub runtime_path: Option<std::path::PathBuf>,
+    /// Depend on this crates.io version of `rustctl-runtime`.
+    #[arg(long, value_name = "VERSION", conflicts_with = "runtime_git")]
+    pub runtime_version: Option<String>,
+    /// Depend on `rustctl-runtime` from this git repository.
+    #[arg(long, value_name = "URL")]
+    pub runtime_git: Option<String>,
+    /// The branch, tag or commit for `--runtime-git`.
+    #[arg(long, value_name = "REV", requires = "runtime_git")]
+    pub runtime_rev: Option<String>,
+}
+
+/// Options shared by the generators.
+#[derive(Debug, Args, Clone)]
+pub struct GenArgs {
+    /// How file names are spelled.
+    #[arg(long, value_enum, default_value_t = crate::codegen::api::Style::Snake)]
+    pub style: crate::codegen::api::Style,
+    /// A directory of template overrides (see `rustctl template init`).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<std::path::PathBuf>,
+    /// Where the service finds the runtime.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 /// `rustctl api ...`
@@ -47,6 +100,46 @@ pub enum ApiCommand {
     Validate(ValidateArgs),
     /// Rewrite contracts in the canonical layout, keeping every comment.
     Format(FormatArgs),
+    /// Create a new HTTP service that builds and runs at once.
+    New(NewArgs),
+    /// Generate or update a service from a contract; your logic files are never touched.
+    Go(GoArgs),
+}
+
+/// `rustctl api new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The service name; the directory and `NAME.api` are named after it.
+    pub name: String,
+    /// The directory to create the service in.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// The port in the generated config.
+    #[arg(long, default_value_t = 8888)]
+    pub port: u16,
+    /// Generator options.
+    #[command(flatten)]
+    pub codegen: GenArgs,
+}
+
+/// `rustctl api go`
+#[derive(Debug, Args)]
+pub struct GoArgs {
+    /// The contract.
+    #[arg(long = "api", value_name = "FILE")]
+    pub api: std::path::PathBuf,
+    /// The service directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// Write nothing; exit 1 if any generated file would change.
+    #[arg(long)]
+    pub check: bool,
+    /// The port in the config, if the config file does not exist yet.
+    #[arg(long, default_value_t = 8888)]
+    pub port: u16,
+    /// Generator options.
+    #[command(flatten)]
+    pub codegen: GenArgs,
 }
 
 /// `rustctl api validate`
@@ -117,6 +210,11 @@ pub fn run(
     let result = match cli.command {
         Command::Api(ApiCommand::Validate(args)) => api::validate(&args, &mut output),
         Command::Api(ApiCommand::Format(args)) => api::format(&args, &mut output),
+        Command::Api(ApiCommand::New(args)) => generate::api_new(&args, &mut output),
+        Command::Api(ApiCommand::Go(args)) => generate::api_go(&args, &mut output),
+        Command::Template(TemplateCommand::Init(args)) => {
+            generate::template_init(&args, &mut output)
+        }
     };
     match result {
         Ok(code) => code,

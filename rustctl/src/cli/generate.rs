@@ -1,0 +1,232 @@
+//! `rustctl api new`, `rustctl api go` and `rustctl template init`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{GenArgs, GoArgs, NewArgs, Output, RuntimeArgs, TemplateInitArgs};
+use crate::api::lower::lower;
+use crate::codegen::api::{ApiOptions, RuntimeDep, new_contract, plan};
+use crate::codegen::templates::{Templates, write_all};
+use crate::diagnostic::display_path;
+use crate::writer::{Report, apply};
+
+/// The runtime crate of the checkout this binary was built from.
+fn checkout_runtime() -> Option<PathBuf> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../runtime")
+        .canonicalize()
+        .ok()
+}
+
+/// The runtime dependency for a service in `service_dir`, and whether the service should be a
+/// workspace of its own (it is, unless it lies inside this checkout, like the examples).
+fn runtime_dep(args: &RuntimeArgs, service_dir: &Path) -> io::Result<(RuntimeDep, bool)> {
+    std::fs::create_dir_all(service_dir)?;
+    let service_dir = service_dir.canonicalize()?;
+    let checkout = checkout_runtime();
+    let inside = checkout
+        .as_ref()
+        .and_then(|r| r.parent())
+        .is_some_and(|root| service_dir.starts_with(root));
+    let dep = if let Some(v) = &args.runtime_version {
+        RuntimeDep::Version(v.clone())
+    } else if let Some(url) = &args.runtime_git {
+        RuntimeDep::Git {
+            url: url.clone(),
+            rev: args.runtime_rev.clone(),
+        }
+    } else {
+        let target = match &args.runtime_path {
+            Some(p) => p.canonicalize()?,
+            None => match checkout {
+                Some(p) => p,
+                None => return Ok((RuntimeDep::Version(env!("CARGO_PKG_VERSION").into()), true)),
+            },
+        };
+        RuntimeDep::Path(relative_if_inside(&target, &service_dir, inside))
+    };
+    Ok((dep, !inside))
+}
+
+/// `target` relative to `from` when both are inside the checkout, so nothing machine-specific is
+/// committed; absolute otherwise.
+fn relative_if_inside(target: &Path, from: &Path, inside: bool) -> String {
+    if !inside {
+        return display_path(target);
+    }
+    let common = target
+        .components()
+        .zip(from.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = from.components().count() - common;
+    let mut rel = PathBuf::new();
+    for _ in 0..ups {
+        rel.push("..");
+    }
+    for c in target.components().skip(common) {
+        rel.push(c);
+    }
+    display_path(&rel)
+}
+
+/// `rustctl api new NAME`: a contract like goctl's, then `api go` on it.
+pub fn api_new(args: &NewArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    let dir = args.dir.join(&args.name);
+    if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        writeln!(
+            o.err,
+            "error: {} already exists and is not empty; use `rustctl api go` to update a service",
+            display_path(&dir)
+        )?;
+        return Ok(1);
+    }
+    let templates = match Templates::load(args.codegen.home.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            writeln!(o.err, "error: {e}")?;
+            return Ok(1);
+        }
+    };
+    let contract = match new_contract(&templates, &args.name) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(o.err, "error: {e}")?;
+            return Ok(1);
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    let api = dir.join(format!("{}.api", args.name));
+    std::fs::write(&api, contract)?;
+    writeln!(o.out, "created  {}", display_path(&api))?;
+    let code = generate(&api, &dir, &args.codegen, args.port, false, o)?;
+    if code == 0 {
+        writeln!(
+            o.out,
+            "\nDone. Run it:\n  cd {} && cargo run\n  curl http://127.0.0.1:{}/from/you",
+            display_path(&dir),
+            args.port
+        )?;
+    }
+    Ok(code)
+}
+
+/// `rustctl api go`.
+pub fn api_go(args: &GoArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    generate(
+        &args.api,
+        &args.dir,
+        &args.codegen,
+        args.port,
+        args.check,
+        o,
+    )
+}
+
+fn generate(
+    api: &Path,
+    dir: &Path,
+    codegen: &GenArgs,
+    port: u16,
+    check: bool,
+    o: &mut Output<'_>,
+) -> io::Result<i32> {
+    let checked = crate::api::check(api);
+    write!(o.err, "{}", checked.render(o.color))?;
+    if checked.has_errors() {
+        writeln!(
+            o.err,
+            "{}: not generated: fix the errors first",
+            display_path(api)
+        )?;
+        return Ok(1);
+    }
+    let contract = api
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let service = lower(&checked.loaded, &contract);
+    let (runtime, standalone) = if check {
+        (RuntimeDep::Path(String::new()), false) // scaffold files are not compared in --check
+    } else {
+        runtime_dep(&codegen.runtime, dir)?
+    };
+    let options = ApiOptions {
+        style: codegen.style,
+        runtime,
+        standalone,
+        port,
+    };
+    let plan =
+        match Templates::load(codegen.home.as_deref()).and_then(|t| plan(&service, &t, &options)) {
+            Ok(p) => p,
+            Err(e) => {
+                writeln!(o.err, "error: {e}")?;
+                return Ok(1);
+            }
+        };
+    for name in &plan.overrides {
+        writeln!(o.err, "using template override {name}")?;
+    }
+    let report = apply(&plan, dir, check)?;
+    print_report(&report, dir, check, o)?;
+    Ok(if check && report.changed() { 1 } else { 0 })
+}
+
+fn print_report(report: &Report, dir: &Path, check: bool, o: &mut Output<'_>) -> io::Result<()> {
+    let show = |p: &PathBuf| display_path(&dir.join(p));
+    let (created, updated) = if check {
+        ("would create", "would update")
+    } else {
+        ("created ", "updated ")
+    };
+    for p in &report.created {
+        writeln!(o.out, "{created} {}", show(p))?;
+    }
+    for p in &report.updated {
+        writeln!(o.out, "{updated} {}", show(p))?;
+    }
+    for p in &report.orphaned {
+        writeln!(
+            o.out,
+            "orphaned {} (no route in the contract uses it; delete it when you no longer need it)",
+            show(p)
+        )?;
+    }
+    for (p, signature) in &report.stale {
+        writeln!(
+            o.out,
+            "stale    {} (the contract now expects `{signature}`; update the function to match)",
+            show(p)
+        )?;
+    }
+    writeln!(
+        o.out,
+        "{} created, {} updated, {} unchanged, {} of your files left as they are",
+        report.created.len(),
+        report.updated.len(),
+        report.unchanged.len(),
+        report.kept.len()
+    )?;
+    if check && report.changed() {
+        writeln!(
+            o.err,
+            "generated code is out of date with the contract: run `rustctl api go`"
+        )?;
+    }
+    Ok(())
+}
+
+/// `rustctl template init`.
+pub fn template_init(args: &TemplateInitArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    for (path, written) in write_all(&args.home, args.force)? {
+        let what = if written { "wrote   " } else { "kept    " };
+        writeln!(o.out, "{what} {}", display_path(&path))?;
+    }
+    writeln!(
+        o.out,
+        "Edit them, then pass `--home {}` to `rustctl api go`; templates you delete fall back to the built-in ones.",
+        display_path(&args.home)
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,443 @@
+//! The HTTP service generator: the model of an `.api` contract in, a [`FilePlan`] out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::templates::Templates;
+use super::{FilePlan, GenError, Ownership, PlannedFile};
+use crate::api::validate::join_path;
+use crate::model::{Group, Route, Service};
+
+/// How file names are spelled, as goctl's `--style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Style {
+    /// `get_trial_info.rs` (goctl's `go_zero`): the Rust convention.
+    #[default]
+    #[value(alias = "go_zero")]
+    Snake,
+    /// `gettrialinfo.rs` (goctl's `gozero`).
+    #[value(alias = "gozero")]
+    Lower,
+}
+
+impl Style {
+    fn file(self, snake: &str) -> String {
+        match self {
+            Style::Snake => snake.to_string(),
+            Style::Lower => snake.replace('_', ""),
+        }
+    }
+}
+
+/// Where the generated service finds `rustctl-runtime`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeDep {
+    /// A path dependency (absolute, or relative to the service directory).
+    Path(String),
+    /// A crates.io version requirement.
+    Version(String),
+    /// A git repository, optionally pinned.
+    Git {
+        /// The repository URL.
+        url: String,
+        /// A branch, tag or commit.
+        rev: Option<String>,
+    },
+}
+
+impl RuntimeDep {
+    fn toml(&self) -> String {
+        match self {
+            RuntimeDep::Path(p) => format!("{{ path = {} }}", toml_string(p)),
+            RuntimeDep::Version(v) => toml_string(v),
+            RuntimeDep::Git { url, rev: None } => format!("{{ git = {} }}", toml_string(url)),
+            RuntimeDep::Git { url, rev: Some(r) } => {
+                format!("{{ git = {}, rev = {} }}", toml_string(url), toml_string(r))
+            }
+        }
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Options of one generation run.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// File naming.
+    pub style: Style,
+    /// The runtime dependency line.
+    pub runtime: RuntimeDep,
+    /// Add an empty `[workspace]` so the service builds on its own.
+    pub standalone: bool,
+    /// The port in the scaffolded config.
+    pub port: u16,
+}
+
+#[derive(Serialize)]
+struct ServiceCtx<'a> {
+    service: &'a Service,
+    runtime_dep: String,
+    standalone: bool,
+    config_file: String,
+    port: u16,
+    has_requests: bool,
+}
+
+#[derive(Serialize)]
+struct RouteView {
+    #[serde(flatten)]
+    route: Route,
+    request_bind: bool,
+    handler_path: String,
+}
+
+#[derive(Serialize)]
+struct GroupView<'a> {
+    group: &'a Group,
+    routes: Vec<RouteView>,
+}
+
+#[derive(Serialize)]
+struct RoutesCtx<'a> {
+    service: &'a Service,
+    groups: Vec<GroupView<'a>>,
+    methods: Vec<String>,
+    uses_timeout: bool,
+}
+
+#[derive(Serialize)]
+struct HandlerCtx<'a> {
+    route: &'a RouteView,
+    full_path: String,
+    jwt: bool,
+    request_type: String,
+    response_type: String,
+    logic_path: String,
+    call_args: String,
+}
+
+#[derive(Serialize)]
+struct LogicCtx<'a> {
+    route: &'a RouteView,
+    full_path: String,
+    jwt: bool,
+    imports: Vec<String>,
+    signature: String,
+    unused: String,
+}
+
+#[derive(Serialize)]
+struct ModCtx {
+    doc: String,
+    modules: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct MiddlewareCtx<'a> {
+    middleware: &'a crate::model::Middleware,
+}
+
+/// Names a contract type may not take in a logic file's imports: they would shadow what the
+/// file itself uses. Such types are written with their full path instead.
+const RESERVED: &[&str] = &[
+    "Error",
+    "Result",
+    "Option",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "ServiceContext",
+    "Claims",
+];
+
+/// The file plan for the service described by `service`.
+pub fn plan(
+    service: &Service,
+    templates: &Templates,
+    options: &ApiOptions,
+) -> Result<FilePlan, GenError> {
+    let mut plan = FilePlan {
+        overrides: templates.overrides.clone(),
+        owned_dirs: vec![PathBuf::from("src/logic"), PathBuf::from("src/middleware")],
+        ..FilePlan::default()
+    };
+    let requests: BTreeSet<&str> = service
+        .types
+        .iter()
+        .filter(|t| t.is_request)
+        .map(|t| t.name.as_str())
+        .collect();
+    let config_file = format!("etc/{}.yaml", service.name);
+    let ctx = ServiceCtx {
+        service,
+        runtime_dep: options.runtime.toml(),
+        standalone: options.standalone,
+        config_file: config_file.clone(),
+        port: options.port,
+        has_requests: !requests.is_empty(),
+    };
+    use Ownership::{Generated, Scaffold};
+    plan.add(
+        "Cargo.toml",
+        templates.render("api/Cargo.toml", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        config_file.as_str(),
+        templates.render("api/etc.yaml", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/main.rs",
+        templates.render("api/main.rs", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/config.rs",
+        templates.render("api/config.rs", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/svc.rs",
+        templates.render("api/svc.rs", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/types.rs",
+        templates.render("api/types.rs", &ctx)?,
+        Generated,
+    );
+
+    // Module trees: directory (module path) -> child modules.
+    let mut handler_tree: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    let mut logic_tree: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    handler_tree.insert(Vec::new(), BTreeSet::new());
+    logic_tree.insert(Vec::new(), BTreeSet::new());
+
+    let mut groups = Vec::new();
+    let mut methods = BTreeSet::new();
+    for group in &service.groups {
+        for tree in [&mut handler_tree, &mut logic_tree] {
+            for depth in 0..group.modules.len() {
+                tree.entry(group.modules[..depth].to_vec())
+                    .or_default()
+                    .insert(group.modules[depth].clone());
+                tree.entry(group.modules[..=depth].to_vec()).or_default();
+            }
+        }
+        let mut views = Vec::new();
+        for route in &group.routes {
+            let file = options.style.file(&route.handler);
+            let mut module_path: Vec<String> = group.modules.clone();
+            module_path.push(file.clone());
+            let view = RouteView {
+                request_bind: route
+                    .request
+                    .as_deref()
+                    .is_some_and(|r| requests.contains(r)),
+                handler_path: format!("{}::{}", module_path.join("::"), route.handler),
+                route: route.clone(),
+            };
+            methods.insert(route.method.clone());
+            handler_tree
+                .entry(group.modules.clone())
+                .or_default()
+                .insert(file.clone());
+            logic_tree
+                .entry(group.modules.clone())
+                .or_default()
+                .insert(file.clone());
+
+            let dir = group.modules.join("/");
+            let rel = |root: &str| {
+                let mut p = PathBuf::from(root);
+                if !dir.is_empty() {
+                    p.push(&dir);
+                }
+                p.push(format!("{file}.rs"));
+                p
+            };
+            let full_path = join_path(&group.prefix, &route.path);
+            let jwt = group.jwt.is_some();
+            let (handler_ctx, logic_ctx) = route_contexts(&view, full_path, jwt, &module_path);
+            plan.add(
+                rel("src/handler"),
+                templates.render("api/handler.rs", &handler_ctx)?,
+                Generated,
+            );
+            let logic = templates.render("api/logic.rs", &logic_ctx)?;
+            plan.files.push(PlannedFile {
+                path: rel("src/logic"),
+                contents: logic,
+                ownership: Scaffold,
+                signature: Some(logic_ctx.signature.clone()),
+            });
+            views.push(view);
+        }
+        groups.push(GroupView {
+            group,
+            routes: views,
+        });
+    }
+    let routes_ctx = RoutesCtx {
+        service,
+        uses_timeout: service.groups.iter().any(|g| g.timeout_ms.is_some()),
+        groups,
+        methods: methods.into_iter().collect(),
+    };
+    plan.add(
+        "src/routes.rs",
+        templates.render("api/routes.rs", &routes_ctx)?,
+        Generated,
+    );
+
+    for (root, tree, what) in [
+        (
+            "src/handler",
+            &handler_tree,
+            "Handlers: one per route, grouped as the contract's `@server(group: ...)`.",
+        ),
+        (
+            "src/logic",
+            &logic_tree,
+            "Logic: one file per route, written once and then yours.",
+        ),
+    ] {
+        for (dir, children) in tree {
+            let mut path = PathBuf::from(root);
+            for d in dir {
+                path.push(d);
+            }
+            path.push("mod.rs");
+            let ctx = ModCtx {
+                doc: what.to_string(),
+                modules: children.iter().cloned().collect(),
+            };
+            plan.add(path, templates.render("api/mod.rs", &ctx)?, Generated);
+        }
+    }
+
+    plan.add(
+        "src/middleware/mod.rs",
+        templates.render("api/middleware_mod.rs", &ctx)?,
+        Generated,
+    );
+    for m in &service.middlewares {
+        let ctx = MiddlewareCtx { middleware: m };
+        let file = options.style.file(&m.module);
+        plan.add(
+            format!("src/middleware/{file}.rs"),
+            templates.render("api/middleware.rs", &ctx)?,
+            Scaffold,
+        );
+    }
+    Ok(plan)
+}
+
+fn route_contexts<'a>(
+    view: &'a RouteView,
+    full_path: String,
+    jwt: bool,
+    module_path: &[String],
+) -> (HandlerCtx<'a>, LogicCtx<'a>) {
+    let route = &view.route;
+    let mut imports = BTreeSet::new();
+    let mut short = |ty: &str| -> String {
+        // `Vec<T>` and builtins stay as they are; a declared type is imported unless its name
+        // would shadow something the logic file uses.
+        let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
+        let declared = base.chars().next().is_some_and(char::is_uppercase)
+            && !matches!(base, "String")
+            && !base.contains("::");
+        if !declared {
+            return ty.to_string();
+        }
+        if RESERVED.contains(&base) {
+            return ty.replace(base, &format!("crate::types::{base}"));
+        }
+        imports.insert(base.to_string());
+        ty.to_string()
+    };
+    let full = |ty: &str| -> String {
+        let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
+        if base.chars().next().is_some_and(char::is_uppercase)
+            && base != "String"
+            && !base.contains("::")
+        {
+            ty.replace(base, &format!("crate::types::{base}"))
+        } else {
+            ty.to_string()
+        }
+    };
+    let mut params = vec!["svc: &ServiceContext".to_string()];
+    let mut args = vec!["&svc".to_string()];
+    let mut unused = vec!["svc".to_string()];
+    if jwt {
+        params.push("claims: &Claims".into());
+        args.push("&claims".into());
+        unused.push("claims".into());
+    }
+    if let Some(req) = &route.request {
+        params.push(format!("req: {}", short(req)));
+        args.push("req".into());
+        unused.push("req".into());
+    }
+    let response = route
+        .response
+        .as_deref()
+        .map(&mut short)
+        .unwrap_or_else(|| "()".into());
+    let signature = format!(
+        "pub async fn {}({}) -> Result<{response}, Error>",
+        route.handler,
+        params.join(", ")
+    );
+    let unused = if unused.len() == 1 {
+        unused.remove(0)
+    } else {
+        format!("({})", unused.join(", "))
+    };
+    let handler = HandlerCtx {
+        route: view,
+        full_path: full_path.clone(),
+        jwt,
+        request_type: route.request.as_deref().map(full).unwrap_or_default(),
+        response_type: route.response.as_deref().map(full).unwrap_or_default(),
+        logic_path: format!("{}::{}", module_path.join("::"), route.handler),
+        call_args: args.join(", "),
+    };
+    let logic = LogicCtx {
+        route: view,
+        full_path,
+        jwt,
+        imports: imports.into_iter().collect(),
+        signature,
+        unused,
+    };
+    (handler, logic)
+}
+
+/// The `.api` file `rustctl api new NAME` starts from, as goctl's.
+pub fn new_contract(templates: &Templates, name: &str) -> Result<String, GenError> {
+    #[derive(Serialize)]
+    struct Ctx {
+        name: String,
+        handler: String,
+    }
+    let handler = format!(
+        "{}Handler",
+        heck::ToUpperCamelCase::to_upper_camel_case(name)
+    );
+    templates.render(
+        "api/new.api",
+        &Ctx {
+            name: name.to_string(),
+            handler,
+        },
+    )
+}
