@@ -142,6 +142,7 @@ mod tests {
                 .collect(),
             owned_dirs: vec![PathBuf::from("src/logic")],
             overrides: Vec::new(),
+            rustfmt_missing: false,
         }
     }
 

@@ -207,7 +207,13 @@ impl Lowerer<'_> {
                     format!("Option<{t}>")
                 }
             }
-            TypeKind::Slice(inner) => format!("Vec<{}>", self.rust_type(parent, anon_name, inner)),
+            // `[]*T` is a list of values in Rust: a null element is rare enough not to model.
+            TypeKind::Slice(inner) => match &inner.kind {
+                TypeKind::Pointer(elem) => {
+                    format!("Vec<{}>", self.rust_type(parent, anon_name, elem))
+                }
+                _ => format!("Vec<{}>", self.rust_type(parent, anon_name, inner)),
+            },
             TypeKind::Array(n, inner) => {
                 let t = self.rust_type(parent, anon_name, inner);
                 // serde implements arrays only up to 32 elements.

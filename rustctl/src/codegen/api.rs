@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::rustfmt::{Formatted, Source, format_all};
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
 use crate::api::validate::join_path;
@@ -113,10 +114,10 @@ struct RoutesCtx<'a> {
 struct HandlerCtx<'a> {
     route: &'a RouteView,
     full_path: String,
-    jwt: bool,
-    request_type: String,
-    response_type: String,
+    runtime_imports: String,
+    uses_types: bool,
     logic_path: String,
+    signature: String,
     call_args: String,
 }
 
@@ -125,7 +126,7 @@ struct LogicCtx<'a> {
     route: &'a RouteView,
     full_path: String,
     jwt: bool,
-    imports: Vec<String>,
+    types_import: Option<String>,
     signature: String,
     unused: String,
 }
@@ -221,6 +222,7 @@ pub fn plan(
 
     let mut groups = Vec::new();
     let mut methods = BTreeSet::new();
+    let mut per_route: BTreeSet<PathBuf> = BTreeSet::new();
     for group in &service.groups {
         for tree in [&mut handler_tree, &mut logic_tree] {
             for depth in 0..group.modules.len() {
@@ -265,6 +267,8 @@ pub fn plan(
             let full_path = join_path(&group.prefix, &route.path);
             let jwt = group.jwt.is_some();
             let (handler_ctx, logic_ctx) = route_contexts(&view, full_path, jwt, &module_path);
+            per_route.insert(rel("src/handler"));
+            per_route.insert(rel("src/logic"));
             plan.add(
                 rel("src/handler"),
                 templates.render("api/handler.rs", &handler_ctx)?,
@@ -329,13 +333,32 @@ pub fn plan(
     );
     for m in &service.middlewares {
         let ctx = MiddlewareCtx { middleware: m };
-        let file = options.style.file(&m.module);
+        // Middleware modules are declared by name in generated code: always snake case.
+        let file = &m.module;
         plan.add(
             format!("src/middleware/{file}.rs"),
             templates.render("api/middleware.rs", &ctx)?,
             Scaffold,
         );
     }
+
+    // Handlers and logic stubs are laid out by their templates; everything else is formatted
+    // by rustfmt in one pass.
+    let mut sources: Vec<Source<'_>> = plan
+        .files
+        .iter_mut()
+        .filter(|f| f.path.extension().is_some_and(|e| e == "rs"))
+        .map(|f| Source {
+            format: !per_route.contains(&f.path),
+            path: &f.path,
+            text: &mut f.contents,
+        })
+        .collect();
+    let formatted = format_all(&mut sources).map_err(|message| GenError::Template {
+        name: "rustfmt".into(),
+        message,
+    })?;
+    plan.rustfmt_missing = formatted == Formatted::RustfmtMissing;
     Ok(plan)
 }
 
@@ -347,79 +370,151 @@ fn route_contexts<'a>(
 ) -> (HandlerCtx<'a>, LogicCtx<'a>) {
     let route = &view.route;
     let mut imports = BTreeSet::new();
+    // In a logic file a declared type is imported, unless its name would shadow something the
+    // file itself uses; then it is written in full.
     let mut short = |ty: &str| -> String {
-        // `Vec<T>` and builtins stay as they are; a declared type is imported unless its name
-        // would shadow something the logic file uses.
-        let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
-        let declared = base.chars().next().is_some_and(char::is_uppercase)
-            && !matches!(base, "String")
-            && !base.contains("::");
-        if !declared {
-            return ty.to_string();
-        }
-        if RESERVED.contains(&base) {
-            return ty.replace(base, &format!("crate::types::{base}"));
-        }
-        imports.insert(base.to_string());
-        ty.to_string()
-    };
-    let full = |ty: &str| -> String {
-        let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
-        if base.chars().next().is_some_and(char::is_uppercase)
-            && base != "String"
-            && !base.contains("::")
-        {
-            ty.replace(base, &format!("crate::types::{base}"))
-        } else {
-            ty.to_string()
+        match declared_base(ty) {
+            Some(base) if RESERVED.contains(&base) => {
+                ty.replace(base, &format!("crate::types::{base}"))
+            }
+            Some(base) => {
+                imports.insert(base.to_string());
+                ty.to_string()
+            }
+            None => ty.to_string(),
         }
     };
-    let mut params = vec!["svc: &ServiceContext".to_string()];
-    let mut args = vec!["&svc".to_string()];
-    let mut unused = vec!["svc".to_string()];
+    // In a handler every declared type is written `types::T`, so no name can clash.
+    let qualified = |ty: &str| -> String {
+        match declared_base(ty) {
+            Some(base) => ty.replace(base, &format!("types::{base}")),
+            None => ty.to_string(),
+        }
+    };
+
+    let mut logic_params = vec!["svc: &ServiceContext".to_string()];
+    let mut handler_params = vec!["State(svc): State<Arc<ServiceContext>>".to_string()];
+    let mut args = vec!["&svc"];
+    let mut runtime_imports = vec!["Error"];
     if jwt {
-        params.push("claims: &Claims".into());
-        args.push("&claims".into());
-        unused.push("claims".into());
+        logic_params.push("claims: &Claims".into());
+        handler_params.push("claims: Claims".into());
+        args.push("&claims");
+        runtime_imports.push("Claims");
     }
     if let Some(req) = &route.request {
-        params.push(format!("req: {}", short(req)));
-        args.push("req".into());
-        unused.push("req".into());
+        logic_params.push(format!("req: {}", short(req)));
+        if view.request_bind {
+            handler_params.push(format!("Bound(req): Bound<{}>", qualified(req)));
+            runtime_imports.push("Bound");
+        } else {
+            handler_params.push(format!("JsonBody(req): JsonBody<{}>", qualified(req)));
+        }
+        args.push("req");
     }
-    let response = route
+    let logic_response = route
         .response
         .as_deref()
         .map(&mut short)
         .unwrap_or_else(|| "()".into());
-    let signature = format!(
-        "pub async fn {}({}) -> Result<{response}, Error>",
-        route.handler,
-        params.join(", ")
-    );
-    let unused = if unused.len() == 1 {
-        unused.remove(0)
-    } else {
-        format!("({})", unused.join(", "))
+    let handler_response = match &route.response {
+        Some(r) => format!("Json<{}>", qualified(r)),
+        None => "()".into(),
     };
+    runtime_imports.sort_unstable();
+    let uses_types = route
+        .request
+        .iter()
+        .chain(&route.response)
+        .any(|t| declared_base(t).is_some());
+    let unused: Vec<&str> = args.iter().map(|a| a.trim_start_matches('&')).collect();
     let handler = HandlerCtx {
         route: view,
         full_path: full_path.clone(),
-        jwt,
-        request_type: route.request.as_deref().map(full).unwrap_or_default(),
-        response_type: route.response.as_deref().map(full).unwrap_or_default(),
+        runtime_imports: if runtime_imports.len() == 1 {
+            runtime_imports[0].to_string()
+        } else {
+            format!("{{{}}}", runtime_imports.join(", "))
+        },
+        uses_types,
         logic_path: format!("{}::{}", module_path.join("::"), route.handler),
+        signature: signature(
+            &route.handler,
+            &handler_params,
+            &format!("Result<{handler_response}, Error>"),
+        ),
         call_args: args.join(", "),
     };
     let logic = LogicCtx {
         route: view,
         full_path,
         jwt,
-        imports: imports.into_iter().collect(),
-        signature,
-        unused,
+        types_import: use_line("crate::types", &imports.into_iter().collect::<Vec<_>>()),
+        signature: signature(
+            &route.handler,
+            &logic_params,
+            &format!("Result<{logic_response}, Error>"),
+        ),
+        unused: if unused.len() == 1 {
+            unused[0].to_string()
+        } else {
+            format!("({})", unused.join(", "))
+        },
     };
     (handler, logic)
+}
+
+/// `use path::{A, B};` laid out as rustfmt lays it out: on one line when it fits in 100
+/// columns, otherwise the names packed into indented lines of at most 100 columns.
+fn use_line(path: &str, names: &[String]) -> Option<String> {
+    match names {
+        [] => return None,
+        [one] => return Some(format!("use {path}::{one};")),
+        _ => {}
+    }
+    let one_line = format!("use {path}::{{{}}};", names.join(", "));
+    if one_line.chars().count() <= 100 {
+        return Some(one_line);
+    }
+    let mut out = format!("use {path}::{{\n");
+    let mut line = String::from("   ");
+    for name in names {
+        if line.chars().count() + 1 + name.chars().count() + 1 > 100 {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from("   ");
+        }
+        line.push(' ');
+        line.push_str(name);
+        line.push(',');
+    }
+    out.push_str(&line);
+    out.push_str("\n};");
+    Some(out)
+}
+
+/// The declared type inside `T` or `Vec<T>`, if it is one (not a builtin).
+fn declared_base(ty: &str) -> Option<&str> {
+    let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
+    (base.chars().next().is_some_and(char::is_uppercase)
+        && base != "String"
+        && !base.contains("::"))
+    .then_some(base)
+}
+
+/// A top-level `pub async fn` signature laid out as rustfmt lays it out: on one line when the
+/// line (with ` {`) fits in 100 columns, otherwise one parameter per line.
+fn signature(name: &str, params: &[String], ret: &str) -> String {
+    let one_line = format!("pub async fn {name}({}) -> {ret}", params.join(", "));
+    if one_line.chars().count() + 2 <= 100 {
+        return one_line;
+    }
+    let mut out = format!("pub async fn {name}(\n");
+    for p in params {
+        out.push_str(&format!("    {p},\n"));
+    }
+    out.push_str(&format!(") -> {ret}"));
+    out
 }
 
 /// The `.api` file `rustctl api new NAME` starts from, as goctl's.

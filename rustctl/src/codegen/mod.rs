@@ -2,6 +2,7 @@
 //! the disk; [`crate::writer`] applies plans.
 
 pub mod api;
+pub mod rustfmt;
 pub mod templates;
 
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ pub struct FilePlan {
     pub owned_dirs: Vec<PathBuf>,
     /// Template overrides that were used (from `--home`).
     pub overrides: Vec<String>,
+    /// rustfmt was not found, so shared files are left as the templates wrote them.
+    pub rustfmt_missing: bool,
 }
 
 impl FilePlan {

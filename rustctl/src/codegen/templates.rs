@@ -1,9 +1,7 @@
 //! The tera templates: embedded in the binary, overridable file by file from a `--home`
-//! directory. Every `.rs` output goes through rustfmt so generated code is rustfmt-clean.
+//! directory.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
@@ -108,27 +106,18 @@ impl Templates {
         Ok(Templates { tera, overrides })
     }
 
-    /// Renders `name` with `context`; Rust output is passed through rustfmt.
+    /// Renders `name` with `context`.
     pub fn render(&self, name: &str, context: &impl Serialize) -> Result<String, GenError> {
         let ctx = tera::Context::from_serialize(context).map_err(|e| GenError::Template {
             name: name.into(),
             message: error_chain(&e),
         })?;
-        let text = self
-            .tera
+        self.tera
             .render(name, &ctx)
             .map_err(|e| GenError::Template {
                 name: name.into(),
                 message: error_chain(&e),
-            })?;
-        if name.ends_with(".rs") {
-            rustfmt(&text).map_err(|message| GenError::Template {
-                name: name.into(),
-                message,
             })
-        } else {
-            Ok(text)
-        }
     }
 }
 
@@ -141,36 +130,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// Formats Rust source with the toolchain's rustfmt (style edition 2024, as `cargo fmt` in a
-/// generated service uses), so a user's `cargo fmt --check` never fights the generator.
-/// Templates are written rustfmt-clean, so without rustfmt the output is still formatted for
-/// ordinary names; rustfmt settles line wrapping for long ones.
-fn rustfmt(source: &str) -> Result<String, String> {
-    let child = Command::new(std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into()))
-        .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        return Ok(source.to_string());
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(source.as_bytes())
-            .map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        String::from_utf8(out.stdout).map_err(|e| e.to_string())
-    } else {
-        Err(format!(
-            "the rendered Rust does not parse:\n{}\n--- rendered ---\n{source}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
 }
 
 /// Writes every template into `home` (for `rustctl template init`); returns the paths written.

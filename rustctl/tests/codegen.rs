@@ -1,0 +1,390 @@
+//! The api generator in-process: golden snapshots of every template's output, rustfmt-clean
+//! output, and the regeneration rules (generated files follow the contract, the user's files
+//! never change).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use rustctl::api::{self, lower::lower};
+use rustctl::codegen::api::{ApiOptions, RuntimeDep, Style, plan};
+use rustctl::codegen::templates::Templates;
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/api/valid")
+        .join(name)
+}
+
+fn options() -> ApiOptions {
+    ApiOptions {
+        style: Style::Snake,
+        runtime: RuntimeDep::Path("../runtime".into()),
+        standalone: true,
+        port: 8888,
+    }
+}
+
+fn rustctl() -> Command {
+    let mut cmd = Command::cargo_bin("rustctl").unwrap();
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn every_template_output_for_a_contract_using_every_feature() {
+    let checked = api::check(&corpus("all_features.api"));
+    assert!(!checked.has_errors(), "{}", checked.render(false));
+    let service = lower(&checked.loaded, "all_features.api");
+    let plan = plan(&service, &Templates::load(None).unwrap(), &options()).unwrap();
+    let mut listing = String::new();
+    for file in &plan.files {
+        listing.push_str(&format!("{:?} {}\n", file.ownership, file.path.display()));
+        let name = file.path.display().to_string().replace('/', "__");
+        insta::assert_snapshot!(format!("every__{name}"), file.contents);
+    }
+    insta::assert_snapshot!("every__listing", listing);
+}
+
+#[test]
+fn the_new_service_contract_and_its_files() {
+    let templates = Templates::load(None).unwrap();
+    let contract = rustctl::codegen::api::new_contract(&templates, "greet").unwrap();
+    insta::assert_snapshot!("new__greet.api", contract);
+}
+
+#[test]
+fn lower_style_names_files_without_underscores() {
+    let checked = api::check(&corpus("all_features.api"));
+    let service = lower(&checked.loaded, "all_features.api");
+    let plan = plan(
+        &service,
+        &Templates::load(None).unwrap(),
+        &ApiOptions {
+            style: Style::Lower,
+            ..options()
+        },
+    )
+    .unwrap();
+    let paths: Vec<String> = plan
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert!(
+        paths.contains(&"src/logic/admin/users/getuser.rs".to_string()),
+        "{paths:?}"
+    );
+    let routes = &plan
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("routes.rs"))
+        .unwrap()
+        .contents;
+    assert!(
+        routes.contains("admin::users::getuser::get_user"),
+        "{routes}"
+    );
+}
+
+/// Long names push signatures past 100 columns: the layout must still be rustfmt's.
+#[test]
+fn generated_rust_is_rustfmt_clean_with_long_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = dir.path().join("long.api");
+    std::fs::write(
+        &api,
+        "type AVeryLongRequestTypeNameThatKeepsGoingAndGoing {\n\tId int64 `path:\"id\"`\n}\n\ntype AVeryLongResponseTypeNameThatKeepsGoingAndGoing {\n\tOk bool `json:\"ok\"`\n}\n\n@server (\n\tjwt: Auth\n\tgroup: some/deeply/nested/group\n)\nservice long-api {\n\t@handler getSomethingWithAnExtremelyLongHandlerNameIndeed\n\tget /x/:id (AVeryLongRequestTypeNameThatKeepsGoingAndGoing) returns ([]AVeryLongResponseTypeNameThatKeepsGoingAndGoing)\n\n\t@handler s\n\tget /s\n}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("svc");
+    rustctl()
+        .args(["api", "go", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(&out)
+        .assert()
+        .success();
+    let mut files = Vec::new();
+    collect(&out.join("src"), &mut files);
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .args(&files)
+        .status()
+        .expect("rustfmt is needed for this test: rustup component add rustfmt");
+    assert!(status.success(), "generated code is not rustfmt-clean");
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn mtimes(dir: &Path) -> Vec<(PathBuf, SystemTime, Vec<u8>)> {
+    let mut files = Vec::new();
+    collect(dir, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+            let bytes = std::fs::read(&p).unwrap();
+            (p, m, bytes)
+        })
+        .collect()
+}
+
+const V1: &str = r#"type Req {
+	Id int64 `path:"id"`
+}
+
+type Resp {
+	Name string `json:"name"`
+}
+
+@server (
+	group: users
+)
+service shop-api {
+	@handler getUser
+	get /users/:id (Req) returns (Resp)
+
+	@handler deleteUser
+	delete /users/:id (Req)
+}
+"#;
+
+/// `Resp` gains a field, `deleteUser` leaves, `listUsers` arrives.
+const V2: &str = r#"type Req {
+	Id int64 `path:"id"`
+}
+
+type Resp {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+@server (
+	group: users
+)
+service shop-api {
+	@handler getUser
+	get /users/:id (Req) returns (Resp)
+
+	@handler listUsers
+	get /users returns ([]Resp)
+}
+"#;
+
+#[test]
+fn regeneration_keeps_user_files_and_follows_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = dir.path().join("shop.api");
+    let svc = dir.path().join("svc");
+    std::fs::write(&api, V1).unwrap();
+    let go = || {
+        let mut cmd = rustctl();
+        cmd.args(["api", "go", "--api"])
+            .arg(&api)
+            .arg("--dir")
+            .arg(&svc);
+        cmd
+    };
+    go().assert()
+        .success()
+        .stdout(predicate::str::contains("created  "));
+
+    // The user fills in a logic file.
+    let logic = svc.join("src/logic/users/get_user.rs");
+    let mine = std::fs::read_to_string(&logic)
+        .unwrap()
+        .replace(
+            "Ok(Default::default())",
+            "Ok(Resp { name: format!(\"user {}\", req.id), ..Default::default() })",
+        )
+        .replace("let _ = (svc, req);", "let _ = svc;");
+    std::fs::write(&logic, &mine).unwrap();
+
+    // Up to date: --check passes and a run changes no file's bytes or mtime.
+    rustctl()
+        .args(["api", "go", "--check", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(&svc)
+        .assert()
+        .success();
+    let before = mtimes(&svc);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    go().assert()
+        .success()
+        .stdout(predicate::str::contains("0 created, 0 updated"));
+    assert_eq!(
+        mtimes(&svc),
+        before,
+        "an unchanged contract must not touch any file"
+    );
+
+    // The contract changes: --check fails and writes nothing.
+    std::fs::write(&api, V2).unwrap();
+    rustctl()
+        .args(["api", "go", "--check", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(&svc)
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("would update").and(predicate::str::contains("src/types.rs")),
+        )
+        .stdout(
+            predicate::str::contains("would create").and(predicate::str::contains("list_users.rs")),
+        );
+    assert_eq!(mtimes(&svc), before, "--check must write nothing");
+
+    go().assert()
+        .success()
+        .stdout(
+            predicate::str::contains("orphaned")
+                .and(predicate::str::contains("src/logic/users/delete_user.rs")),
+        )
+        .stdout(
+            predicate::str::contains("created ")
+                .and(predicate::str::contains("src/logic/users/list_users.rs")),
+        );
+    assert_eq!(
+        std::fs::read_to_string(&logic).unwrap(),
+        mine,
+        "the edited logic file is byte-identical"
+    );
+    let types = std::fs::read_to_string(svc.join("src/types.rs")).unwrap();
+    assert!(types.contains("pub email: String"), "{types}");
+    assert!(
+        !svc.join("src/handler/users/delete_user.rs").exists() || {
+            // A generated handler of a removed route is no longer wired in.
+            let m = std::fs::read_to_string(svc.join("src/handler/users/mod.rs")).unwrap();
+            !m.contains("delete_user")
+        }
+    );
+    assert!(
+        svc.join("src/logic/users/delete_user.rs").exists(),
+        "orphaned logic is kept, not deleted"
+    );
+    rustctl()
+        .args(["api", "go", "--check", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(&svc)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_changed_signature_is_reported_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = dir.path().join("shop.api");
+    let svc = dir.path().join("svc");
+    std::fs::write(&api, V1).unwrap();
+    rustctl()
+        .args(["api", "go", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(&svc)
+        .assert()
+        .success();
+    std::fs::write(&api, V1.replace("returns (Resp)", "returns ([]Resp)")).unwrap();
+    rustctl()
+        .args(["api", "go", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(&svc)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("stale")
+                .and(predicate::str::contains("Result<Vec<Resp>, Error>")),
+        );
+}
+
+#[test]
+fn template_overrides_from_home_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("tpl");
+    rustctl()
+        .args(["template", "init", "--home"])
+        .arg(&home)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("api/logic.rs.tera"));
+    let logic_tpl = home.join("api/logic.rs.tera");
+    let text = std::fs::read_to_string(&logic_tpl).unwrap();
+    std::fs::write(
+        &logic_tpl,
+        text.replace("it is yours.", "it is yours (house style)."),
+    )
+    .unwrap();
+    let api = dir.path().join("shop.api");
+    std::fs::write(&api, V1).unwrap();
+    rustctl()
+        .args(["api", "go", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(dir.path().join("svc"))
+        .arg("--home")
+        .arg(&home)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "using template override api/logic.rs",
+        ));
+    let logic =
+        std::fs::read_to_string(dir.path().join("svc/src/logic/users/get_user.rs")).unwrap();
+    assert!(logic.contains("(house style)"), "{logic}");
+    let types = std::fs::read_to_string(dir.path().join("svc/src/types.rs")).unwrap();
+    assert!(types.starts_with("// Code generated by rustctl. DO NOT EDIT."));
+}
+
+#[test]
+fn a_contract_with_errors_generates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = dir.path().join("bad.api");
+    std::fs::write(
+        &api,
+        "service a-api {\n\t@handler a\n\tget /a (Missing)\n}\n",
+    )
+    .unwrap();
+    rustctl()
+        .args(["api", "go", "--api"])
+        .arg(&api)
+        .arg("--dir")
+        .arg(dir.path().join("svc"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "bad.api:3:10: undefined type `Missing`",
+        ));
+    assert!(!dir.path().join("svc/src").exists());
+}
+
+#[test]
+fn api_new_refuses_a_non_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("greet")).unwrap();
+    std::fs::write(dir.path().join("greet/keep.txt"), "mine").unwrap();
+    rustctl()
+        .args(["api", "new", "greet", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("greet/keep.txt")).unwrap(),
+        "mine"
+    );
+}
