@@ -30,8 +30,8 @@ use crate::error::Error;
 use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 use crate::middleware::{
-    AccessLog, BreakerMiddleware, Gunzip, HandleLayer, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
-    RateLimit, Shedding, Timeout, Trace, recover,
+    AccessLog, BreakerMiddleware, Gunzip, GunzipLayer, HandleLayer, Jwt, MaxBytes, MaxConns,
+    MetricsMiddleware, RateLimit, Shedding, Timeout, Trace, recover,
 };
 
 type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
@@ -269,7 +269,7 @@ impl Server {
                     (on.timeout && !timeout.is_zero()).then_some(HandleLayer(Timeout(timeout))),
                 )
                 .option_layer(on.max_bytes.then_some(HandleLayer(MaxBytes(max_bytes))))
-                .option_layer(on.gunzip.then(|| HandleLayer(Gunzip::new(max_bytes))))
+                .option_layer(on.gunzip.then(|| GunzipLayer(Gunzip::new(max_bytes))))
                 .option_layer(limit.filter(|_| on.limit).map(HandleLayer))
                 .option_layer(g.jwt.then(|| HandleLayer(Jwt::new(&c.auth.access_secret))));
         mr.layer(stack.into_inner())

@@ -41,6 +41,7 @@ struct Opts {
     server_cpu: String,
     client_cpu: String,
     off: Vec<String>,
+    profile: bool,
 }
 
 fn opts() -> Result<Opts, String> {
@@ -51,6 +52,7 @@ fn opts() -> Result<Opts, String> {
         server_cpu: "0".into(),
         client_cpu: "1".into(),
         off: Vec::new(),
+        profile: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -66,6 +68,7 @@ fn opts() -> Result<Opts, String> {
             "--rounds" => o.rounds = num()?.max(1),
             "--server-cpu" => o.server_cpu = v.clone(),
             "--client-cpu" => o.client_cpu = v.clone(),
+            "--profile" => o.profile = v == "1" || v == "true",
             "--off" => {
                 o.off = v
                     .split(',')
@@ -83,6 +86,21 @@ fn opts() -> Result<Opts, String> {
 struct Run {
     rps: f64,
     p99_ms: f64,
+    requests: f64,
+    /// Server CPU time per request in microseconds (all threads of this process): unlike
+    /// req/s it does not move when other work shares the machine.
+    cpu_us: f64,
+}
+
+/// User + system CPU time of this process, in seconds (`/proc/self/stat`, clock ticks of
+/// 1/100 s).
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn to_ms(s: &str) -> Option<f64> {
@@ -110,7 +128,16 @@ fn parse_wrk(out: &str) -> Option<Run> {
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(to_ms)?;
-    Some(Run { rps, p99_ms: p99 })
+    let requests = out
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())?;
+    Some(Run {
+        rps,
+        p99_ms: p99,
+        requests,
+        cpu_us: 0.0,
+    })
 }
 
 fn wrk(o: &Opts, addr: SocketAddr, secs: u64) -> Result<Run, String> {
@@ -131,6 +158,51 @@ fn wrk(o: &Opts, addr: SocketAddr, secs: u64) -> Result<Run, String> {
         ));
     }
     parse_wrk(&text).ok_or_else(|| format!("cannot parse wrk output:\n{text}"))
+}
+
+/// Prints the functions holding the most samples, inclusive, to see where time goes.
+fn print_top(report: &pprof::Report) {
+    use std::collections::HashMap;
+    let mut incl: HashMap<String, usize> = HashMap::new();
+    let mut total = 0usize;
+    for (frames, count) in &report.data {
+        let count = (*count).max(0) as usize;
+        total += count;
+        let mut seen = std::collections::HashSet::new();
+        for frame in &frames.frames {
+            for sym in frame {
+                let name = sym.name();
+                if seen.insert(name.clone()) {
+                    *incl.entry(name).or_default() += count;
+                }
+            }
+        }
+    }
+    let mut selfs: HashMap<String, usize> = HashMap::new();
+    for (frames, count) in &report.data {
+        let count = (*count).max(0) as usize;
+        let names: Vec<String> = frames
+            .frames
+            .iter()
+            .flat_map(|f| f.iter().map(|s| s.name()))
+            .take(3)
+            .collect();
+        *selfs.entry(names.join(" <- ")).or_default() += count;
+    }
+    let mut sv: Vec<_> = selfs.into_iter().collect();
+    sv.sort_by_key(|e| std::cmp::Reverse(e.1));
+    println!("top self (leaf <- caller <- caller):");
+    for (name, c) in sv.into_iter().take(40) {
+        let short: String = name.chars().take(300).collect();
+        println!("{:5.1}% {short}", 100.0 * c as f64 / total.max(1) as f64);
+    }
+    let mut v: Vec<_> = incl.into_iter().collect();
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
+    println!("top inclusive ({total} samples):");
+    for (name, c) in v.into_iter().take(60) {
+        let short: String = name.chars().take(140).collect();
+        println!("{:5.1}% {short}", 100.0 * c as f64 / total.max(1) as f64);
+    }
 }
 
 fn full_conf(log_dir: &str, off: &[String]) -> RestConf {
@@ -167,13 +239,32 @@ async fn measure(o: &Opts, addr: SocketAddr) -> Result<Run, String> {
             server_cpu: o.server_cpu.clone(),
             client_cpu: o.client_cpu.clone(),
             off: Vec::new(),
+            profile: false,
             ..*o
         },
         addr,
     );
+    let profile = o.profile;
     tokio::task::spawn_blocking(move || {
         wrk(&oo, a, warm)?;
-        wrk(&oo, a, oo.duration)
+        let guard = profile
+            .then(|| {
+                pprof::ProfilerGuardBuilder::default()
+                    .frequency(999)
+                    .build()
+                    .ok()
+            })
+            .flatten();
+        let before = process_cpu_secs();
+        let mut run = wrk(&oo, a, oo.duration)?;
+        let cpu = process_cpu_secs() - before;
+        run.cpu_us = cpu * 1e6 / run.requests.max(1.0);
+        if let Some(g) = guard {
+            if let Ok(report) = g.report().build() {
+                print_top(&report);
+            }
+        }
+        Ok(run)
     })
     .await
     .map_err(|e| e.to_string())?
@@ -235,12 +326,15 @@ async fn run(o: Opts) -> Result<(), String> {
         let b = measure(&o, bare).await?;
         let f = measure(&o, full.addr()).await?;
         println!(
-            "round {round}: bare {:>10.0} req/s p99 {:>7.2} ms | full stack {:>10.0} req/s p99 {:>7.2} ms | ratio {:.1}%",
+            "round {round}: bare {:>8.0} req/s p99 {:>6.2} ms {:>5.1} us cpu/req | full stack {:>8.0} req/s p99 {:>6.2} ms {:>5.1} us cpu/req | ratio {:.1}% (by cpu/req {:.1}%)",
             b.rps,
             b.p99_ms,
+            b.cpu_us,
             f.rps,
             f.p99_ms,
-            100.0 * f.rps / b.rps
+            f.cpu_us,
+            100.0 * f.rps / b.rps,
+            100.0 * b.cpu_us / f.cpu_us.max(0.001)
         );
         if best_bare.is_none_or(|x| b.rps > x.rps) {
             best_bare = Some(b);
@@ -249,26 +343,25 @@ async fn run(o: Opts) -> Result<(), String> {
             best_full = Some(f);
         }
     }
-    let (b, f) = (
-        best_bare.unwrap_or(Run {
-            rps: 0.0,
-            p99_ms: 0.0,
-        }),
-        best_full.unwrap_or(Run {
-            rps: 0.0,
-            p99_ms: 0.0,
-        }),
-    );
+    let zero = Run {
+        rps: 0.0,
+        p99_ms: 0.0,
+        requests: 0.0,
+        cpu_us: 0.0,
+    };
+    let (b, f) = (best_bare.unwrap_or(zero), best_full.unwrap_or(zero));
     let ratio = 100.0 * f.rps / b.rps.max(1.0);
+    let cpu_ratio = 100.0 * b.cpu_us / f.cpu_us.max(0.001);
     println!(
-        "best: bare {:.0} req/s (p99 {:.2} ms), full stack {:.0} req/s (p99 {:.2} ms), ratio {:.1}% (target >= 85%)",
-        b.rps, b.p99_ms, f.rps, f.p99_ms, ratio
+        "best: bare {:.0} req/s (p99 {:.2} ms, {:.1} us cpu/req), full stack {:.0} req/s (p99 {:.2} ms, {:.1} us cpu/req), ratio {:.1}%, by cpu/req {:.1}% (target >= 85%)",
+        b.rps, b.p99_ms, b.cpu_us, f.rps, f.p99_ms, f.cpu_us, ratio, cpu_ratio
     );
     println!(
         "{}",
         serde_json::json!({
-            "bare_rps": b.rps, "bare_p99_ms": b.p99_ms,
-            "full_rps": f.rps, "full_p99_ms": f.p99_ms, "ratio_pct": ratio
+            "bare_rps": b.rps, "bare_p99_ms": b.p99_ms, "bare_cpu_us_per_req": b.cpu_us,
+            "full_rps": f.rps, "full_p99_ms": f.p99_ms, "full_cpu_us_per_req": f.cpu_us,
+            "ratio_pct": ratio, "cpu_ratio_pct": cpu_ratio
         })
     );
     full.shutdown();
@@ -286,6 +379,7 @@ mod tests {
     fn parses_wrk_output() {
         let out = "Running 1s test @ http://127.0.0.1:1/json\n  1 threads and 64 connections\n  Latency Distribution\n     50%  500.00us\n     75%  600.00us\n     90%    1.00ms\n     99%    2.50ms\n  1000 requests in 1.00s, 100KB read\nRequests/sec:  12345.67\nTransfer/sec:   1.00MB\n";
         let r = parse_wrk(out).unwrap();
+        assert_eq!(r.requests, 1000.0);
         assert_eq!(r.rps, 12345.67);
         assert_eq!(r.p99_ms, 2.5);
         assert_eq!(to_ms("800.00us"), Some(0.8));

@@ -4,10 +4,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 
 /// The access-log middleware.
 #[derive(Clone, Copy)]
@@ -28,38 +31,52 @@ pub(crate) fn fmt_ms(d: Duration) -> String {
 }
 
 impl Handle for AccessLog {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let start = Instant::now();
         let method = req.method().clone();
         let uri = req.uri().clone();
         let remote = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.to_string())
-            .unwrap_or_else(|| "-".into());
-        let agent = req
-            .headers()
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned();
-        let resp = next.run(req).await;
-        let elapsed = start.elapsed();
-        let code = resp.status().as_u16();
-        let duration = fmt_ms(elapsed);
-        tracing::info!(
-            target: "access",
-            duration = %duration,
-            "[HTTP] {code} - {method} {uri} - {remote} - {agent}"
-        );
-        if elapsed > self.slow {
-            tracing::warn!(
+            .map(|c| c.0);
+        let agent = req.headers().get(http::header::USER_AGENT).cloned();
+        let slow = self.slow;
+        let fut = next(req);
+        Box::pin(async move {
+            let resp = done(fut.await);
+            let elapsed = start.elapsed();
+            let code = resp.status().as_u16();
+            let duration = fmt_ms(elapsed);
+            let agent = agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let remote = Remote(remote);
+            tracing::info!(
                 target: "access",
                 duration = %duration,
-                "[HTTP] {code} - {method} {uri} - {remote} - {agent} - slowcall({duration})"
+                "[HTTP] {code} - {method} {uri} - {remote} - {agent}"
             );
+            if elapsed > slow {
+                tracing::warn!(
+                    target: "access",
+                    duration = %duration,
+                    "[HTTP] {code} - {method} {uri} - {remote} - {agent} - slowcall({duration})"
+                );
+            }
+            resp
+        })
+    }
+}
+
+struct Remote(Option<SocketAddr>);
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("-"),
         }
-        resp
     }
 }
 

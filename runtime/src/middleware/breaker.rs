@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::breaker::Breaker;
 use crate::error::Error;
 use crate::metrics::{Metrics, Rejection};
@@ -31,15 +34,23 @@ impl BreakerMiddleware {
 }
 
 impl Handle for BreakerMiddleware {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         if !self.breaker.allow() {
             self.metrics.reject(&self.path, Rejection::Breaker);
             tracing::error!(path = %self.path, "[http] dropped, circuit breaker is open");
-            return Error::ServiceUnavailable("circuit breaker is open".into()).into_response();
+            let resp = Error::ServiceUnavailable("circuit breaker is open".into()).into_response();
+            return Box::pin(std::future::ready(resp));
         }
-        let resp = next.run(req).await;
-        self.breaker.record(!resp.status().is_server_error());
-        resp
+        let fut = next(req);
+        let breaker = self.breaker.clone();
+        Box::pin(async move {
+            let resp = done(fut.await);
+            breaker.record(!resp.status().is_server_error());
+            resp
+        })
     }
 }
 

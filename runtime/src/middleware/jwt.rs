@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::error::Error;
 
 /// The verified claims of the request's token.
@@ -56,7 +59,10 @@ impl Jwt {
 }
 
 impl Handle for Jwt {
-    async fn handle<N: Next>(self, mut req: Request, next: N) -> Response {
+    fn handle<F>(&self, mut req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let token = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -67,16 +73,19 @@ impl Handle for Jwt {
             })
             .map(str::trim);
         let Some(token) = token else {
-            return Error::Unauthorized("missing bearer token".into()).into_response();
+            let resp = Error::Unauthorized("missing bearer token".into()).into_response();
+            return Box::pin(std::future::ready(resp));
         };
         match jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation) {
             Ok(data) => {
                 req.extensions_mut().insert(Claims(data.claims));
-                next.run(req).await
+                let fut = next(req);
+                Box::pin(async move { done(fut.await) })
             }
             Err(e) => {
                 tracing::debug!(error = %e, "jwt rejected");
-                Error::Unauthorized(format!("invalid token: {e}")).into_response()
+                let resp = Error::Unauthorized(format!("invalid token: {e}")).into_response();
+                Box::pin(std::future::ready(resp))
             }
         }
     }

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::error::Error;
 use crate::metrics::{Metrics, Rejection};
 
@@ -41,14 +44,19 @@ impl RateLimit {
 }
 
 impl Handle for RateLimit {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         if let Err(not_until) = self.limiter.check() {
             self.metrics.reject(&self.path, Rejection::Limit);
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Error::TooManyRequests { retry_after }.into_response();
+            let resp = Error::TooManyRequests { retry_after }.into_response();
+            return Box::pin(std::future::ready(resp));
         }
-        next.run(req).await
+        let fut = next(req);
+        Box::pin(async move { done(fut.await) })
     }
 }
 

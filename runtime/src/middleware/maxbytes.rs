@@ -4,11 +4,14 @@
 //! runtime's JSON error shape.
 
 use axum::body::Body;
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http_body_util::Limited;
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::error::Error;
 
 /// The max-body middleware.
@@ -16,18 +19,22 @@ use crate::error::Error;
 pub struct MaxBytes(pub u64);
 
 impl Handle for MaxBytes {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let declared = req
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.0) {
-            return Error::PayloadTooLarge.into_response();
+            return Box::pin(std::future::ready(Error::PayloadTooLarge.into_response()));
         }
         let limit = usize::try_from(self.0).unwrap_or(usize::MAX);
         let req = req.map(|b| Body::new(Limited::new(b, limit)));
-        next.run(req).await
+        let fut = next(req);
+        Box::pin(async move { done(fut.await) })
     }
 }
 

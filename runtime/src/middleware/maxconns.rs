@@ -5,11 +5,14 @@
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::error::Error;
 use crate::metrics::{Metrics, Rejection};
 
@@ -33,14 +36,23 @@ impl MaxConns {
 }
 
 impl Handle for MaxConns {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
-        let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             self.metrics.reject(&self.path, Rejection::MaxConns);
             tracing::error!("concurrent connections over limit, request refused");
-            return Error::ServiceUnavailable("too many concurrent requests".into())
-                .into_response();
+            let resp =
+                Error::ServiceUnavailable("too many concurrent requests".into()).into_response();
+            return Box::pin(std::future::ready(resp));
         };
-        next.run(req).await
+        let fut = next(req);
+        Box::pin(async move {
+            let resp = done(fut.await);
+            drop(permit);
+            resp
+        })
     }
 }
 

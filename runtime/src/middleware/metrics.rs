@@ -4,10 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::Response;
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::metrics::{Metrics, RequestLabels};
 
 /// The metrics middleware for one route.
@@ -51,21 +54,28 @@ impl Drop for InFlight<'_> {
 }
 
 impl Handle for MetricsMiddleware {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let start = Instant::now();
         let method = method_label(req.method());
-        self.metrics.in_flight().inc();
-        let guard = InFlight(&self.metrics);
-        let resp = next.run(req).await;
-        drop(guard);
-        let labels = RequestLabels {
-            path: self.path.clone(),
-            method,
-            code: resp.status().as_u16(),
-        };
-        self.metrics
-            .observe(&labels, start.elapsed().as_secs_f64() * 1000.0);
-        resp
+        let this = self.clone();
+        this.metrics.in_flight().inc();
+        let fut = next(req);
+        Box::pin(async move {
+            let guard = InFlight(&this.metrics);
+            let resp = done(fut.await);
+            drop(guard);
+            let labels = RequestLabels {
+                path: this.path.clone(),
+                method,
+                code: resp.status().as_u16(),
+            };
+            this.metrics
+                .observe(&labels, start.elapsed().as_secs_f64() * 1000.0);
+            resp
+        })
     }
 }
 

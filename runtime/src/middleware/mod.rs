@@ -28,7 +28,7 @@ use tower::{Layer, Service};
 
 pub use accesslog::AccessLog;
 pub use breaker::BreakerMiddleware;
-pub use gunzip::Gunzip;
+pub use gunzip::{Gunzip, GunzipLayer};
 pub use jwt::{Claims, Jwt};
 pub use limit::RateLimit;
 pub use maxbytes::MaxBytes;
@@ -39,29 +39,29 @@ pub use shedding::Shedding;
 pub use timeout::Timeout;
 pub use trace::Trace;
 
-/// The rest of the stack, as seen by a middleware.
-pub trait Next: Send + 'static {
-    /// Runs the rest of the stack.
-    fn run(self, req: Request) -> impl Future<Output = Response> + Send;
-}
+/// The future a middleware returns.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
 
-impl<S> Next for S
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    async fn run(mut self, req: Request) -> Response {
-        match self.call(req).await {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
+/// Unwraps an inner service's result (the error type is `Infallible`).
+pub fn done(r: Result<Response, Infallible>) -> Response {
+    match r {
+        Ok(resp) => resp,
+        Err(never) => match never {},
     }
 }
 
-/// A middleware body: state cloned per request, an async function of the request.
+/// A middleware: synchronous checks on the request, then either an early response or a call
+/// of `next` (the rest of the stack, called at most once, before `handle` returns) whose
+/// future it wraps.
+///
+/// Calling `next` synchronously lets [`HandleService`] call its inner service in place instead
+/// of cloning it per request; with a dozen layers, per-layer clones of the whole inner stack
+/// were the largest cost of the stack.
 pub trait Handle: Clone + Send + Sync + 'static {
-    /// Handles one request, calling `next` to continue.
-    fn handle<N: Next>(self, req: Request, next: N) -> impl Future<Output = Response> + Send;
+    /// Handles one request.
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static;
 }
 
 /// Makes a [`Handle`] a tower layer.
@@ -88,23 +88,24 @@ pub struct HandleService<H, S> {
 impl<H, S> Service<Request> for HandleService<H, S>
 where
     H: Handle,
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future =
+        futures_util::future::Map<ResponseFuture, fn(Response) -> Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        // The clone is the one that was driven to readiness (tower's usual swap).
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let handle = self.handle.clone();
-        Box::pin(async move { Ok(handle.handle(req, inner).await) })
+        use futures_util::FutureExt;
+        let inner = &mut self.inner;
+        self.handle
+            .handle(req, |r| inner.call(r))
+            .map(Ok as fn(Response) -> Result<Response, Infallible>)
     }
 }
 
@@ -116,19 +117,30 @@ pub(crate) mod test_util {
     use http::StatusCode;
     use http_body_util::BodyExt;
     use std::convert::Infallible;
+    use tower::util::BoxCloneSyncService;
     use tower::{Layer, Service, ServiceExt, service_fn};
 
     use super::{Handle, HandleLayer};
 
+    type Out = (StatusCode, http::HeaderMap, String);
+
     /// Runs `req` through `h` in front of `handler`.
-    pub(crate) async fn run<H, F, Fut, R>(
-        h: H,
-        handler: F,
-        req: Request,
-    ) -> (StatusCode, http::HeaderMap, String)
+    pub(crate) async fn run<H, F, Fut, R>(h: H, handler: F, req: Request) -> Out
     where
         H: Handle,
-        F: Fn(Request) -> Fut + Clone + Send + 'static,
+        F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = R> + Send + 'static,
+        R: IntoResponse,
+    {
+        run_layer(HandleLayer(h), handler, req).await
+    }
+
+    /// Runs `req` through `layer` in front of `handler`.
+    pub(crate) async fn run_layer<L, F, Fut, R>(layer: L, handler: F, req: Request) -> Out
+    where
+        L: Layer<BoxCloneSyncService<Request, Response, Infallible>>,
+        L::Service: Service<Request, Response = Response, Error = Infallible>,
+        F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = R> + Send + 'static,
         R: IntoResponse,
     {
@@ -136,7 +148,7 @@ pub(crate) mod test_util {
             let f = handler.clone();
             async move { Ok::<Response, Infallible>(f(req).await.into_response()) }
         });
-        let mut svc = HandleLayer(h).layer(svc);
+        let mut svc = layer.layer(BoxCloneSyncService::new(svc));
         let resp = svc.ready().await.unwrap().call(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();

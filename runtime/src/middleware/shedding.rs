@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::error::Error;
 use crate::load::Shedder;
 use crate::metrics::{Metrics, Rejection};
@@ -31,18 +34,25 @@ impl Shedding {
 }
 
 impl Handle for Shedding {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let Some(promise) = self.shedder.allow() else {
             self.metrics.reject(&self.path, Rejection::Shed);
-            return Error::ServiceUnavailable("service overloaded".into()).into_response();
+            let resp = Error::ServiceUnavailable("service overloaded".into()).into_response();
+            return Box::pin(std::future::ready(resp));
         };
-        let resp = next.run(req).await;
-        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-            promise.fail();
-        } else {
-            promise.pass();
-        }
-        resp
+        let fut = next(req);
+        Box::pin(async move {
+            let resp = done(fut.await);
+            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                promise.fail();
+            } else {
+                promise.pass();
+            }
+            resp
+        })
     }
 }
 

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 use crate::error::Error;
 
 /// The timeout middleware.
@@ -14,15 +17,22 @@ use crate::error::Error;
 pub struct Timeout(pub Duration);
 
 impl Handle for Timeout {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let uri = req.uri().clone();
-        match tokio::time::timeout(self.0, next.run(req)).await {
-            Ok(resp) => resp,
-            Err(_) => {
-                tracing::error!(%uri, timeout = ?self.0, "request timed out");
-                Error::Timeout.into_response()
+        let limit = self.0;
+        let fut = next(req);
+        Box::pin(async move {
+            match tokio::time::timeout(limit, fut).await {
+                Ok(resp) => done(resp),
+                Err(_) => {
+                    tracing::error!(%uri, timeout = ?limit, "request timed out");
+                    Error::Timeout.into_response()
+                }
             }
-        }
+        })
     }
 }
 

@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+use std::future::Future;
+
 use axum::extract::Request;
 use axum::response::Response;
 use http::HeaderValue;
@@ -15,7 +18,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{Handle, Next};
+use super::{Handle, ResponseFuture, done};
 
 /// The tracing middleware for one route.
 #[derive(Clone)]
@@ -56,7 +59,10 @@ fn random_span_id() -> String {
 }
 
 impl Handle for Trace {
-    async fn handle<N: Next>(self, req: Request, next: N) -> Response {
+    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+    where
+        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
         let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
         let span = tracing::info_span!(
             "http",
@@ -97,18 +103,24 @@ impl Handle for Trace {
         };
         span.record("trace_id", trace_id.as_str());
         span.record("span_id", span_id.as_str());
-        let mut resp = next.run(req).instrument(span.clone()).await;
-        span.record("http.response.status_code", resp.status().as_u16());
-        let flags = if flags.is_sampled() {
-            TraceFlags::SAMPLED
-        } else {
-            TraceFlags::default()
+        let fut = {
+            let _enter = span.enter();
+            next(req)
         };
-        let tp = format!("00-{trace_id}-{span_id}-{:02x}", flags.to_u8());
-        if let Ok(v) = HeaderValue::from_str(&tp) {
-            resp.headers_mut().insert("traceparent", v);
-        }
-        resp
+        Box::pin(async move {
+            let mut resp = done(fut.instrument(span.clone()).await);
+            span.record("http.response.status_code", resp.status().as_u16());
+            let flags = if flags.is_sampled() {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            };
+            let tp = format!("00-{trace_id}-{span_id}-{:02x}", flags.to_u8());
+            if let Ok(v) = HeaderValue::from_str(&tp) {
+                resp.headers_mut().insert("traceparent", v);
+            }
+            resp
+        })
     }
 }
 
