@@ -10,6 +10,7 @@ mod devserver;
 pub mod error;
 pub mod load;
 pub mod log;
+mod logwriter;
 pub mod metrics;
 pub mod middleware;
 mod rolling;

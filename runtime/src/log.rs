@@ -5,14 +5,13 @@
 //! `tracing-appender`'s non-blocking writer (lossy when its buffer is full rather than
 //! blocking the request path) to stdout or to a rotated file.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;
 
+use crate::logwriter::{self, BatchGuard, BatchWriter};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -46,10 +45,81 @@ impl Visit for IdsVisitor<'_> {
     }
 }
 
+/// A field value of an event, kept as typed as tracing hands it over.
+enum FieldValue {
+    Str(String),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl FieldValue {
+    fn write_json(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        match self {
+            FieldValue::Str(s) => json_str(out, s),
+            FieldValue::I64(v) => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::U64(v) => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::F64(v) if v.is_finite() => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::F64(v) => json_str(out, &v.to_string()),
+            FieldValue::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
+        }
+    }
+
+    fn write_plain(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = match self {
+            FieldValue::Str(s) => write!(out, "{s}"),
+            FieldValue::I64(v) => write!(out, "{v}"),
+            FieldValue::U64(v) => write!(out, "{v}"),
+            FieldValue::F64(v) => write!(out, "{v}"),
+            FieldValue::Bool(v) => write!(out, "{v}"),
+        };
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Keys the line itself writes; event fields with these names are skipped.
+const RESERVED: [&str; 7] = [
+    "@timestamp",
+    "level",
+    "content",
+    "trace",
+    "span",
+    "caller",
+    "service",
+];
+
 #[derive(Default)]
 struct Fields {
     content: String,
-    rest: BTreeMap<&'static str, serde_json::Value>,
+    rest: Vec<(&'static str, FieldValue)>,
 }
 
 impl Visit for Fields {
@@ -57,26 +127,28 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.content = value.to_owned();
         } else {
-            self.rest.insert(field.name(), value.into());
+            self.rest
+                .push((field.name(), FieldValue::Str(value.to_owned())));
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.rest.insert(field.name(), value.into());
+        self.rest.push((field.name(), FieldValue::I64(value)));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.rest.insert(field.name(), value.into());
+        self.rest.push((field.name(), FieldValue::U64(value)));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.rest.insert(field.name(), value.into());
+        self.rest.push((field.name(), FieldValue::F64(value)));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.rest.insert(field.name(), value.into());
+        self.rest.push((field.name(), FieldValue::Bool(value)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
             self.content = format!("{value:?}");
         } else {
-            self.rest.insert(field.name(), format!("{value:?}").into());
+            self.rest
+                .push((field.name(), FieldValue::Str(format!("{value:?}"))));
         }
     }
 }
@@ -108,30 +180,39 @@ impl GoZeroFormat {
         let ts = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let caller = match (meta.file(), meta.line()) {
-            (Some(f), Some(l)) if self.caller => Some(format!("{f}:{l}")),
-            _ => None,
-        };
         if self.json {
-            let mut m = serde_json::Map::new();
-            m.insert("@timestamp".into(), ts.into());
-            m.insert("level".into(), level_name(meta.level()).into());
-            m.insert("content".into(), fields.content.into());
+            out.push_str("{\"@timestamp\":\"");
+            out.push_str(&ts);
+            out.push_str("\",\"level\":\"");
+            out.push_str(level_name(meta.level()));
+            out.push_str("\",\"content\":");
+            json_str(out, &fields.content);
             if let Some(ids) = ids {
-                m.insert("trace".into(), ids.trace.clone().into());
-                m.insert("span".into(), ids.span.clone().into());
+                out.push_str(",\"trace\":");
+                json_str(out, &ids.trace);
+                out.push_str(",\"span\":");
+                json_str(out, &ids.span);
             }
-            if let Some(c) = caller {
-                m.insert("caller".into(), c.into());
+            if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
+                out.push_str(",\"caller\":");
+                json_str(out, &format!("{f}:{l}"));
             }
             if !self.service.is_empty() {
-                m.insert("service".into(), self.service.clone().into());
+                out.push_str(",\"service\":");
+                json_str(out, &self.service);
             }
-            for (k, v) in fields.rest {
-                m.entry(k).or_insert(v);
+            for (i, (k, v)) in fields.rest.iter().enumerate() {
+                let dup = fields.rest[..i].iter().any(|(p, _)| p == k);
+                if RESERVED.contains(k) || dup {
+                    continue;
+                }
+                out.push(',');
+                json_str(out, k);
+                out.push(':');
+                v.write_json(out);
             }
-            let line = serde_json::to_string(&m).map_err(|_| fmt::Error)?;
-            writeln!(out, "{line}")
+            out.push_str("}\n");
+            Ok(())
         } else {
             write!(
                 out,
@@ -140,16 +221,14 @@ impl GoZeroFormat {
                 fields.content
             )?;
             for (k, v) in &fields.rest {
-                match v {
-                    serde_json::Value::String(s) => write!(out, "\t{k}={s}")?,
-                    other => write!(out, "\t{k}={other}")?,
-                }
+                write!(out, "\t{k}=")?;
+                v.write_plain(out);
             }
             if let Some(ids) = ids {
                 write!(out, "\ttrace={}\tspan={}", ids.trace, ids.span)?;
             }
-            if let Some(c) = caller {
-                write!(out, "\tcaller={c}")?;
+            if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
+                write!(out, "\tcaller={f}:{l}")?;
             }
             writeln!(out)
         }
@@ -164,16 +243,15 @@ const NOISY: [&str; 6] = ["h2", "hyper", "tonic", "tower", "reqwest", "opentelem
 /// A dedicated layer rather than `tracing_subscriber::fmt`, because the fmt layer formats every
 /// span's fields into a string on creation and on each record, which the go-zero format never
 /// prints; on the request path that was the largest single cost of logging.
-pub(crate) struct GoZeroLayer<W> {
+pub(crate) struct GoZeroLayer {
     format: GoZeroFormat,
-    writer: W,
+    writer: BatchWriter,
     level: Level,
 }
 
-impl<S, W> tracing_subscriber::Layer<S> for GoZeroLayer<W>
+impl<S> tracing_subscriber::Layer<S> for GoZeroLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         if meta.is_span() {
@@ -209,7 +287,6 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        use std::io::Write as _;
         let ids = ctx.event_scope(event).and_then(|scope| {
             scope
                 .into_iter()
@@ -217,12 +294,12 @@ where
         });
         let mut line = String::with_capacity(256);
         if self.format.format(ids.as_ref(), event, &mut line).is_ok() {
-            let _ = self.writer.make_writer().write_all(line.as_bytes());
+            self.writer.write_line(line.as_bytes());
         }
     }
 }
 
-static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+static GUARD: Mutex<Option<BatchGuard>> = Mutex::new(None);
 
 /// The most verbose level `Log.Level` lets through.
 fn max_level(level: LogLevel) -> Level {
@@ -241,12 +318,8 @@ pub(crate) fn layer<S>(
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let (writer, guard) = match conf.mode {
-        // The worker thread flushes whenever its queue runs dry, so a BufWriter batches writes
-        // under load without delaying lines when idle.
-        LogMode::Console => {
-            tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stdout()))
-        }
+    let out: Box<dyn std::io::Write + Send> = match conf.mode {
+        LogMode::Console => Box::new(std::io::stdout()),
         LogMode::File => {
             let rotation = match conf.rotation {
                 Rotation::Hourly => rolling::Rotation::HOURLY,
@@ -266,9 +339,10 @@ where
             let appender = b
                 .build(&conf.path)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            tracing_appender::non_blocking(std::io::BufWriter::new(appender))
+            Box::new(appender)
         }
     };
+    let (writer, guard) = logwriter::spawn(out)?;
     *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
     let service = if conf.service_name.is_empty() {
         service.to_owned()
@@ -313,18 +387,19 @@ mod tests {
 
     fn capture(json: bool, f: impl FnOnce()) -> String {
         let buf = Buf::default();
-        let out = buf.clone();
+        let (writer, guard) = logwriter::spawn(Box::new(buf.clone())).unwrap();
         let layer = GoZeroLayer {
             format: GoZeroFormat {
                 json,
                 caller: true,
                 service: "svc".into(),
             },
-            writer: move || out.clone(),
+            writer,
             level: Level::INFO,
         };
         let sub = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(sub, f);
+        drop(guard);
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
     }
 
@@ -360,6 +435,25 @@ mod tests {
         assert_eq!(lines[1]["service"], "svc");
         assert!(lines[1]["caller"].as_str().unwrap().contains("log.rs"));
         assert!(lines[1]["@timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn json_escapes_and_keeps_types() {
+        let out = capture(true, || {
+            tracing::info!(
+                n = 3,
+                ok = true,
+                f = 1.5,
+                s = "a\"b",
+                "quote \" and\nnewline\u{1}"
+            );
+        });
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["content"], "quote \" and\nnewline\u{1}");
+        assert_eq!(v["n"], 3);
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["f"], 1.5);
+        assert_eq!(v["s"], "a\"b");
     }
 
     #[test]

@@ -58,64 +58,71 @@ fn random_span_id() -> String {
     format!("{:016x}", fastrand::u64(1..))
 }
 
+/// Ids for a request span when OpenTelemetry did not assign them: the caller's trace id (or
+/// a new one), a new span id, the caller's sampling flag.
+fn fallback_ids(parent: &SpanContext) -> (String, String, TraceFlags) {
+    if parent.is_valid() {
+        (
+            parent.trace_id().to_string(),
+            random_span_id(),
+            parent.trace_flags(),
+        )
+    } else {
+        (random_trace_id(), random_span_id(), TraceFlags::SAMPLED)
+    }
+}
+
 impl Handle for Trace {
     fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
     where
         F: Future<Output = Result<Response, Infallible>> + Send + 'static,
     {
         let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
-        let span = tracing::info_span!(
-            "http",
-            otel.name = %format_args!("{} {}", req.method(), self.name),
-            otel.kind = "server",
-            http.request.method = %req.method(),
-            http.route = %self.route,
-            http.response.status_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        // Without an exporter there is no OpenTelemetry layer: ids are minted here instead.
-        let sc: SpanContext = if crate::setup::otel_enabled() {
-            let _ = span.set_parent(parent.clone());
-            span.context().span().span_context().clone()
-        } else {
-            SpanContext::empty_context()
-        };
-        // Without an OpenTelemetry layer (e.g. a subscriber set by the host) the span has no
-        // ids: keep the caller's trace id, or make one, so logs and the response still carry one.
-        let (trace_id, span_id, flags) = if sc.is_valid() {
-            (
-                sc.trace_id().to_string(),
-                sc.span_id().to_string(),
-                sc.trace_flags(),
-            )
-        } else {
-            let psc = parent.span().span_context().clone();
-            if psc.is_valid() {
+        let psc = parent.span().span_context().clone();
+        let otel = crate::setup::otel_enabled();
+        let (span, trace_id, span_id, flags) = if otel {
+            let span = tracing::info_span!(
+                "http",
+                otel.name = %format_args!("{} {}", req.method(), self.name),
+                otel.kind = "server",
+                http.request.method = %req.method(),
+                http.route = %self.route,
+                http.response.status_code = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+                span_id = tracing::field::Empty,
+            );
+            let _ = span.set_parent(parent);
+            let sc = span.context().span().span_context().clone();
+            let (t, s, f) = if sc.is_valid() {
                 (
-                    psc.trace_id().to_string(),
-                    random_span_id(),
-                    psc.trace_flags(),
+                    sc.trace_id().to_string(),
+                    sc.span_id().to_string(),
+                    sc.trace_flags(),
                 )
             } else {
-                (random_trace_id(), random_span_id(), TraceFlags::SAMPLED)
-            }
+                fallback_ids(&psc)
+            };
+            span.record("trace_id", t.as_str());
+            span.record("span_id", s.as_str());
+            (span, t, s, f)
+        } else {
+            // No exporter, so no OpenTelemetry layer: a lean span that only carries the ids
+            // for log lines.
+            let (t, s, f) = fallback_ids(&psc);
+            let span = tracing::info_span!("http", trace_id = %t, span_id = %s);
+            (span, t, s, f)
         };
-        span.record("trace_id", trace_id.as_str());
-        span.record("span_id", span_id.as_str());
         let fut = {
             let _enter = span.enter();
             next(req)
         };
         Box::pin(async move {
             let mut resp = done(fut.instrument(span.clone()).await);
-            span.record("http.response.status_code", resp.status().as_u16());
-            let flags = if flags.is_sampled() {
-                TraceFlags::SAMPLED
-            } else {
-                TraceFlags::default()
-            };
-            let tp = format!("00-{trace_id}-{span_id}-{:02x}", flags.to_u8());
+            if otel {
+                span.record("http.response.status_code", resp.status().as_u16());
+            }
+            let flags = if flags.is_sampled() { "01" } else { "00" };
+            let tp = format!("00-{trace_id}-{span_id}-{flags}");
             if let Ok(v) = HeaderValue::from_str(&tp) {
                 resp.headers_mut().insert("traceparent", v);
             }
