@@ -26,6 +26,65 @@ pub(crate) struct Ids {
     span: String,
 }
 
+impl Ids {
+    pub(crate) fn new(trace: String, span: String) -> Self {
+        Ids { trace, span }
+    }
+}
+
+thread_local! {
+    /// The ids of the request being polled on this thread, when it has no tracing span.
+    static CURRENT: std::cell::RefCell<Option<std::sync::Arc<Ids>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Puts the previous ids back when dropped, also when a handler panics through it.
+struct Restore(Option<std::sync::Arc<Ids>>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+fn enter(ids: &std::sync::Arc<Ids>) -> Restore {
+    Restore(CURRENT.with(|c| c.replace(Some(ids.clone()))))
+}
+
+/// Runs `f` with `ids` as the current request ids of this thread.
+pub(crate) fn with_ids<R>(ids: &std::sync::Arc<Ids>, f: impl FnOnce() -> R) -> R {
+    let _restore = enter(ids);
+    f()
+}
+
+pin_project_lite::pin_project! {
+    /// A request future whose log lines carry its ids, without a tracing span: cheaper when no
+    /// OpenTelemetry exporter needs the span.
+    pub(crate) struct WithIds<F> {
+        ids: std::sync::Arc<Ids>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> WithIds<F> {
+    pub(crate) fn new(ids: std::sync::Arc<Ids>, fut: F) -> Self {
+        WithIds { ids, fut }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for WithIds<F> {
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let _restore = enter(this.ids);
+        this.fut.poll(cx)
+    }
+}
+
 struct IdsVisitor<'a>(&'a mut Ids, bool);
 
 impl Visit for IdsVisitor<'_> {
@@ -287,11 +346,14 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let ids = ctx.event_scope(event).and_then(|scope| {
-            scope
-                .into_iter()
-                .find_map(|span| span.extensions().get::<Ids>().cloned())
-        });
+        let ids = ctx
+            .event_scope(event)
+            .and_then(|scope| {
+                scope
+                    .into_iter()
+                    .find_map(|span| span.extensions().get::<Ids>().cloned())
+            })
+            .or_else(|| CURRENT.with(|c| c.borrow().as_deref().cloned()));
         let mut line = String::with_capacity(256);
         if self.format.format(ids.as_ref(), event, &mut line).is_ok() {
             self.writer.write_line(line.as_bytes());
@@ -454,6 +516,33 @@ mod tests {
         assert_eq!(v["ok"], true);
         assert_eq!(v["f"], 1.5);
         assert_eq!(v["s"], "a\"b");
+    }
+
+    #[test]
+    fn ids_ride_the_future_and_are_restored_after_a_panic() {
+        let out = capture(true, || {
+            let ids = std::sync::Arc::new(Ids::new("t1".into(), "s1".into()));
+            let mut fut = std::pin::pin!(WithIds::new(ids.clone(), async {
+                tracing::info!("in request");
+            }));
+            let waker = std::task::Waker::noop();
+            let _ = fut
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker));
+            let boom = std::panic::catch_unwind(|| with_ids(&ids, || panic!("handler bug")));
+            assert!(boom.is_err());
+            tracing::info!("after");
+        });
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["trace"], "t1");
+        assert_eq!(lines[0]["span"], "s1");
+        assert!(
+            lines[1].get("trace").is_none(),
+            "stale ids after a panic: {out}"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Handle, ResponseFuture, done};
+use crate::log::{self, Ids, WithIds};
 
 /// The tracing middleware for one route.
 #[derive(Clone)]
@@ -56,6 +57,11 @@ fn random_trace_id() -> String {
 /// A non-zero random span id (16 hex digits).
 fn random_span_id() -> String {
     format!("{:016x}", fastrand::u64(1..))
+}
+
+fn traceparent(trace_id: &str, span_id: &str, flags: TraceFlags) -> String {
+    let flags = if flags.is_sampled() { "01" } else { "00" };
+    format!("00-{trace_id}-{span_id}-{flags}")
 }
 
 /// Ids for a request span when OpenTelemetry did not assign them: the caller's trace id (or
@@ -106,23 +112,28 @@ impl Handle for Trace {
             span.record("span_id", s.as_str());
             (span, t, s, f)
         } else {
-            // No exporter, so no OpenTelemetry layer: a lean span that only carries the ids
-            // for log lines.
+            // No exporter, so no OpenTelemetry layer and nobody reads a span: the ids ride with
+            // the request future instead (see `log::WithIds`), which is much cheaper.
             let (t, s, f) = fallback_ids(&psc);
-            let span = tracing::info_span!("http", trace_id = %t, span_id = %s);
-            (span, t, s, f)
+            let tp = traceparent(&t, &s, f);
+            let ids = Arc::new(Ids::new(t, s));
+            let fut = log::with_ids(&ids, || next(req));
+            return Box::pin(WithIds::new(ids, async move {
+                let mut resp = done(fut.await);
+                if let Ok(v) = HeaderValue::from_str(&tp) {
+                    resp.headers_mut().insert("traceparent", v);
+                }
+                resp
+            }));
         };
         let fut = {
             let _enter = span.enter();
             next(req)
         };
+        let tp = traceparent(&trace_id, &span_id, flags);
         Box::pin(async move {
             let mut resp = done(fut.instrument(span.clone()).await);
-            if otel {
-                span.record("http.response.status_code", resp.status().as_u16());
-            }
-            let flags = if flags.is_sampled() { "01" } else { "00" };
-            let tp = format!("00-{trace_id}-{span_id}-{flags}");
+            span.record("http.response.status_code", resp.status().as_u16());
             if let Ok(v) = HeaderValue::from_str(&tp) {
                 resp.headers_mut().insert("traceparent", v);
             }
