@@ -37,6 +37,7 @@ impl Report {
 /// Writes `plan` under `dir`. With `check`, writes nothing and reports what would change.
 pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
     let mut report = Report::default();
+    let mut made_dirs = BTreeSet::new();
     for file in &plan.files {
         let path = dir.join(&file.path);
         let existing = match std::fs::read(&path) {
@@ -47,7 +48,13 @@ pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
         match (file.ownership, existing) {
             (_, None) => {
                 if !check {
-                    write_atomically(&path, file.contents.as_bytes())?;
+                    // A new file has nothing to protect from a half-finished write.
+                    if let Some(parent) = path.parent() {
+                        if made_dirs.insert(parent.to_path_buf()) {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                    }
+                    std::fs::write(&path, file.contents.as_bytes())?;
                 }
                 report.created.push(file.path.clone());
             }
@@ -142,7 +149,6 @@ mod tests {
                 .collect(),
             owned_dirs: vec![PathBuf::from("src/logic")],
             overrides: Vec::new(),
-            rustfmt_missing: false,
         }
     }
 

@@ -165,12 +165,6 @@ fn generate(
                 return Ok(1);
             }
         };
-    if plan.rustfmt_missing {
-        writeln!(
-            o.err,
-            "warning: rustfmt not found; generated files are not rustfmt-formatted (install it with `rustup component add rustfmt`)"
-        )?;
-    }
     for name in &plan.overrides {
         writeln!(o.err, "using template override {name}")?;
     }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::rustfmt::{Formatted, Source, format_all};
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
 use crate::api::validate::join_path;
@@ -88,7 +87,7 @@ struct ServiceCtx<'a> {
     has_requests: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct RouteView {
     #[serde(flatten)]
     route: Route,
@@ -222,7 +221,7 @@ pub fn plan(
 
     let mut groups = Vec::new();
     let mut methods = BTreeSet::new();
-    let mut per_route: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut jobs: Vec<RouteJob> = Vec::new();
     for group in &service.groups {
         for tree in [&mut handler_tree, &mut logic_tree] {
             for depth in 0..group.modules.len() {
@@ -264,22 +263,13 @@ pub fn plan(
                 p.push(format!("{file}.rs"));
                 p
             };
-            let full_path = join_path(&group.prefix, &route.path);
-            let jwt = group.jwt.is_some();
-            let (handler_ctx, logic_ctx) = route_contexts(&view, full_path, jwt, &module_path);
-            per_route.insert(rel("src/handler"));
-            per_route.insert(rel("src/logic"));
-            plan.add(
-                rel("src/handler"),
-                templates.render("api/handler.rs", &handler_ctx)?,
-                Generated,
-            );
-            let logic = templates.render("api/logic.rs", &logic_ctx)?;
-            plan.files.push(PlannedFile {
-                path: rel("src/logic"),
-                contents: logic,
-                ownership: Scaffold,
-                signature: Some(logic_ctx.signature.clone()),
+            jobs.push(RouteJob {
+                full_path: join_path(&group.prefix, &route.path),
+                jwt: group.jwt.is_some(),
+                module_path,
+                handler_file: rel("src/handler"),
+                logic_file: rel("src/logic"),
+                view: view.clone(),
             });
             views.push(view);
         }
@@ -287,6 +277,10 @@ pub fn plan(
             group,
             routes: views,
         });
+    }
+    for (handler, logic) in render_routes(templates, &jobs)? {
+        plan.files.push(handler);
+        plan.files.push(logic);
     }
     let routes_ctx = RoutesCtx {
         service,
@@ -342,24 +336,55 @@ pub fn plan(
         );
     }
 
-    // Handlers and logic stubs are laid out by their templates; everything else is formatted
-    // by rustfmt in one pass.
-    let mut sources: Vec<Source<'_>> = plan
-        .files
-        .iter_mut()
-        .filter(|f| f.path.extension().is_some_and(|e| e == "rs"))
-        .map(|f| Source {
-            format: !per_route.contains(&f.path),
-            path: &f.path,
-            text: &mut f.contents,
-        })
-        .collect();
-    let formatted = format_all(&mut sources).map_err(|message| GenError::Template {
-        name: "rustfmt".into(),
-        message,
-    })?;
-    plan.rustfmt_missing = formatted == Formatted::RustfmtMissing;
     Ok(plan)
+}
+
+/// One route's files to render.
+struct RouteJob {
+    view: RouteView,
+    full_path: String,
+    jwt: bool,
+    module_path: Vec<String>,
+    handler_file: PathBuf,
+    logic_file: PathBuf,
+}
+
+/// Renders each route's handler and logic stub; routes are independent, so they are rendered
+/// on every core (in order, so output stays deterministic).
+fn render_routes(
+    templates: &Templates,
+    jobs: &[RouteJob],
+) -> Result<Vec<(PlannedFile, PlannedFile)>, GenError> {
+    let render = |job: &RouteJob| -> Result<(PlannedFile, PlannedFile), GenError> {
+        let (handler_ctx, logic_ctx) =
+            route_contexts(&job.view, job.full_path.clone(), job.jwt, &job.module_path);
+        let handler = PlannedFile {
+            path: job.handler_file.clone(),
+            contents: templates.render("api/handler.rs", &handler_ctx)?,
+            ownership: Ownership::Generated,
+            signature: None,
+        };
+        let logic = PlannedFile {
+            path: job.logic_file.clone(),
+            contents: templates.render("api/logic.rs", &logic_ctx)?,
+            ownership: Ownership::Scaffold,
+            signature: Some(logic_ctx.signature),
+        };
+        Ok((handler, logic))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = jobs.len().div_ceil(threads).max(64);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(render).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        let mut out = Vec::with_capacity(jobs.len());
+        for handle in handles {
+            out.extend(handle.join().expect("rendering does not panic")?);
+        }
+        Ok(out)
+    })
 }
 
 fn route_contexts<'a>(
