@@ -32,7 +32,7 @@ pub fn init(conf: &RestConf) {
         // middleware does far more cheaply itself; so it is installed only when spans go
         // somewhere.
         let exporting = telemetry::exports(&conf.telemetry);
-        let provider = telemetry::provider(&conf.telemetry, &conf.name);
+        let (provider, notes) = telemetry::provider(&conf.telemetry, &conf.name);
         let otel = exporting.then(|| {
             tracing_opentelemetry::layer()
                 .with_tracer(telemetry::tracer(&provider))
@@ -50,6 +50,12 @@ pub fn init(conf: &RestConf) {
             return None;
         }
         OTEL.store(exporting, Ordering::Relaxed);
+        for note in notes {
+            match note {
+                telemetry::Note::Info(m) => tracing::info!("{m}"),
+                telemetry::Note::Error(m) => tracing::error!("{m}"),
+            }
+        }
         opentelemetry::global::set_tracer_provider(provider.clone());
         Some(provider)
     });

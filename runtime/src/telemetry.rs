@@ -18,7 +18,9 @@ pub(crate) fn exports(conf: &TelemetryConf) -> bool {
 }
 
 /// Builds the provider for `conf`; `service` names it when `Telemetry.Name` is empty.
-pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> SdkTracerProvider {
+/// Also returns what to log about it once logging is up (it is built before).
+pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> (SdkTracerProvider, Vec<Note>) {
+    let mut notes = Vec::new();
     let name = if conf.name.is_empty() {
         service.to_owned()
     } else {
@@ -33,10 +35,24 @@ pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> SdkTracerProvider
     if exports(conf) {
         match exporter(conf, endpoint) {
             Ok(exp) => b = b.with_batch_exporter(exp),
-            Err(e) => tracing::error!(error = %e, "telemetry exporter not started"),
+            Err(e) => notes.push(Note::Error(format!("telemetry exporter not started: {e}"))),
+        }
+        if matches!(conf.batcher, Batcher::Jaeger | Batcher::Zipkin) {
+            notes.push(Note::Info(format!(
+                "Telemetry.Batcher {:?}: sending OTLP/gRPC to {endpoint} (Jaeger accepts OTLP)",
+                conf.batcher
+            )));
         }
     }
-    b.build()
+    (b.build(), notes)
+}
+
+/// Something to log about the telemetry setup.
+pub(crate) enum Note {
+    /// Informational.
+    Info(String),
+    /// The exporter could not be built.
+    Error(String),
 }
 
 fn with_scheme(endpoint: &str) -> String {
@@ -101,15 +117,7 @@ fn exporter(conf: &TelemetryConf, endpoint: &str) -> Result<Exporter, String> {
     };
     match conf.batcher {
         Batcher::Otlpgrpc => grpc(endpoint),
-        Batcher::Jaeger | Batcher::Zipkin => {
-            tracing::info!(
-                endpoint,
-                batcher = ?conf.batcher,
-                "Telemetry.Batcher {:?}: sending OTLP/gRPC to the endpoint (Jaeger accepts OTLP)",
-                conf.batcher
-            );
-            grpc(endpoint)
-        }
+        Batcher::Jaeger | Batcher::Zipkin => grpc(endpoint),
         Batcher::Otlphttp => {
             let mut url = with_scheme(endpoint);
             if url.trim_end_matches('/').matches('/').count() <= 2 {

@@ -567,3 +567,37 @@ async fn pprof_profile_is_a_gzipped_pprof_protobuf() {
     running.shutdown();
     running.wait().await.unwrap();
 }
+
+#[tokio::test]
+async fn prometheus_listener_serves_metrics() {
+    // A free port for the separate Prometheus listener.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Server::new(conf(&format!(
+        "Prometheus:\n  Host: 127.0.0.1\n  Port: {port}\n  Path: /prom\n"
+    )));
+    server.add_routes(RouteGroup::new().route("/x", get(|| async { "x" })));
+    let running = server.listen().await.unwrap();
+    let c = client();
+    c.get(format!("http://{}/x", running.addr()))
+        .send()
+        .await
+        .unwrap();
+    let m = c
+        .get(format!("http://127.0.0.1:{port}/prom"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains(r#"http_server_requests_code_total{path="/x",method="GET",code="200"} 1"#),
+        "{m}"
+    );
+    running.shutdown();
+    running.wait().await.unwrap();
+}
