@@ -50,7 +50,7 @@ pub fn lower(loaded: &Loaded, contract_name: &str) -> Service {
     };
     for decl in &decls {
         if let TypeDeclKind::Struct(body) = &decl.kind {
-            lowerer.struct_def(&decl.name.name, body);
+            lowerer.struct_def(&type_name(&decl.name.name), body);
         }
     }
     let mut types = lowerer.types;
@@ -98,6 +98,7 @@ fn mark_requests(
             }
         }
     }
+    let seen: HashSet<String> = seen.iter().map(|n| type_name(n)).collect();
     for t in types.iter_mut() {
         t.is_request = seen.contains(&t.name);
     }
@@ -147,7 +148,7 @@ impl Lowerer<'_> {
                 (self.rust_type(parent, &anon_name, ty), false)
             }
             FieldKind::Embedded { pointer, name } => {
-                let t = name.name.clone();
+                let t = type_name(&name.name);
                 (if *pointer { format!("Option<{t}>") } else { t }, true)
             }
         };
@@ -195,7 +196,7 @@ impl Lowerer<'_> {
     /// The Rust type for a Go type; an anonymous struct becomes a new type named `anon_name`.
     fn rust_type(&mut self, parent: &str, anon_name: &str, ty: &TypeExpr) -> String {
         match &ty.kind {
-            TypeKind::Named(n) => builtin(n).map_or_else(|| n.clone(), str::to_string),
+            TypeKind::Named(n) => builtin(n).map_or_else(|| type_name(n), str::to_string),
             TypeKind::Interface => "serde_json::Value".into(),
             TypeKind::Pointer(inner) => {
                 let t = self.rust_type(parent, anon_name, inner);
@@ -271,6 +272,19 @@ impl Lowerer<'_> {
             }
         }
         false
+    }
+}
+
+/// A declared type's Rust name: Go's unexported `addReq` becomes `AddReq`, `user_info` becomes
+/// `UserInfo`; names already in upper camel case (`HTTPResp` too) stay as written.
+pub fn type_name(go: &str) -> String {
+    if go.contains('_') {
+        return go.to_upper_camel_case();
+    }
+    let mut chars = go.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -431,7 +445,7 @@ fn group(service: &ServiceStmt) -> Group {
 /// A request or response body as a Rust type: `T`, `*T` → `T`, `[]T` → `Vec<T>`.
 fn body_type(ty: &TypeExpr) -> String {
     match &ty.kind {
-        TypeKind::Named(n) => builtin(n).map_or_else(|| n.clone(), str::to_string),
+        TypeKind::Named(n) => builtin(n).map_or_else(|| type_name(n), str::to_string),
         TypeKind::Pointer(inner) => body_type(inner),
         TypeKind::Slice(inner) => format!("Vec<{}>", body_type(inner)),
         _ => "serde_json::Value".to_string(),
