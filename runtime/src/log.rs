@@ -230,22 +230,139 @@ pub(crate) struct GoZeroFormat {
     service: String,
 }
 
+/// Escapes everything written through it into a JSON string body.
+struct JsonEscape<'a>(&'a mut String);
+
+impl fmt::Write for JsonEscape<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                '\n' => self.0.push_str("\\n"),
+                '\r' => self.0.push_str("\\r"),
+                '\t' => self.0.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.0, "\\u{:04x}", c as u32);
+                }
+                c => self.0.push(c),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes an event's fields straight into the JSON line (no intermediate values).
+struct JsonFields<'a> {
+    out: &'a mut String,
+    has_content: bool,
+}
+
+impl JsonFields<'_> {
+    /// Starts `,"key":` and says whether the field should be written at all.
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name == "message" {
+            self.out.push_str(",\"content\":");
+            self.has_content = true;
+            return true;
+        }
+        if RESERVED.contains(&name) {
+            return false;
+        }
+        self.out.push(',');
+        json_str(self.out, name);
+        self.out.push(':');
+        true
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            json_str(self.out, value);
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.key(field) {
+            FieldValue::I64(value).write_json(self.out);
+        }
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.key(field) {
+            FieldValue::U64(value).write_json(self.out);
+        }
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.key(field) {
+            FieldValue::F64(value).write_json(self.out);
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.key(field) {
+            FieldValue::Bool(value).write_json(self.out);
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        use std::fmt::Write as _;
+        if self.key(field) {
+            self.out.push('"');
+            let _ = write!(JsonEscape(self.out), "{value:?}");
+            self.out.push('"');
+        }
+    }
+}
+
+thread_local! {
+    /// The last timestamp written on this thread, reused within the same millisecond.
+    static TS: std::cell::RefCell<(i128, String)> = const { std::cell::RefCell::new((i128::MIN, String::new())) };
+}
+
+/// Appends the current UTC time as `2006-01-02T15:04:05.000Z` (millisecond precision, as
+/// go-zero writes it), formatting at most once per millisecond per thread.
+fn push_timestamp(out: &mut String) {
+    use std::fmt::Write as _;
+    let now = time::OffsetDateTime::now_utc();
+    let ms = now.unix_timestamp_nanos() / 1_000_000;
+    TS.with(|ts| {
+        let mut ts = ts.borrow_mut();
+        if ts.0 != ms {
+            ts.1.clear();
+            let _ = write!(
+                ts.1,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                now.year(),
+                u8::from(now.month()),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second(),
+                now.millisecond()
+            );
+            ts.0 = ms;
+        }
+        out.push_str(&ts.1);
+    });
+}
+
 impl GoZeroFormat {
     fn format(&self, ids: Option<&Ids>, event: &Event<'_>, out: &mut String) -> fmt::Result {
         use std::fmt::Write as _;
-        let mut fields = Fields::default();
-        event.record(&mut fields);
         let meta = event.metadata();
-        let ts = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
         if self.json {
             out.push_str("{\"@timestamp\":\"");
-            out.push_str(&ts);
+            push_timestamp(out);
             out.push_str("\",\"level\":\"");
             out.push_str(level_name(meta.level()));
-            out.push_str("\",\"content\":");
-            json_str(out, &fields.content);
+            out.push('"');
+            let mut fields = JsonFields {
+                out,
+                has_content: false,
+            };
+            event.record(&mut fields);
+            if !fields.has_content {
+                out.push_str(",\"content\":\"\"");
+            }
             if let Some(ids) = ids {
                 out.push_str(",\"trace\":");
                 json_str(out, &ids.trace);
@@ -253,32 +370,21 @@ impl GoZeroFormat {
                 json_str(out, &ids.span);
             }
             if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
-                out.push_str(",\"caller\":");
-                json_str(out, &format!("{f}:{l}"));
+                out.push_str(",\"caller\":\"");
+                let _ = write!(JsonEscape(out), "{f}:{l}");
+                out.push('"');
             }
             if !self.service.is_empty() {
                 out.push_str(",\"service\":");
                 json_str(out, &self.service);
             }
-            for (i, (k, v)) in fields.rest.iter().enumerate() {
-                let dup = fields.rest[..i].iter().any(|(p, _)| p == k);
-                if RESERVED.contains(k) || dup {
-                    continue;
-                }
-                out.push(',');
-                json_str(out, k);
-                out.push(':');
-                v.write_json(out);
-            }
             out.push_str("}\n");
             Ok(())
         } else {
-            write!(
-                out,
-                "{ts}\t{}\t{}",
-                level_name(meta.level()),
-                fields.content
-            )?;
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            push_timestamp(out);
+            write!(out, "\t{}\t{}", level_name(meta.level()), fields.content)?;
             for (k, v) in &fields.rest {
                 write!(out, "\t{k}=")?;
                 v.write_plain(out);
@@ -352,10 +458,11 @@ where
                 scope
                     .into_iter()
                     .find_map(|span| span.extensions().get::<Ids>().cloned())
+                    .map(std::sync::Arc::new)
             })
-            .or_else(|| CURRENT.with(|c| c.borrow().as_deref().cloned()));
-        let mut line = String::with_capacity(256);
-        if self.format.format(ids.as_ref(), event, &mut line).is_ok() {
+            .or_else(|| CURRENT.with(|c| c.borrow().clone()));
+        let mut line = String::with_capacity(384);
+        if self.format.format(ids.as_deref(), event, &mut line).is_ok() {
             self.writer.write_line(line.as_bytes());
         }
     }

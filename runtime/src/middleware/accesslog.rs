@@ -26,8 +26,12 @@ impl AccessLog {
 }
 
 /// go-zero writes durations as `12.3ms`.
-pub(crate) fn fmt_ms(d: Duration) -> String {
-    format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+pub(crate) struct Ms(pub(crate) Duration);
+
+impl std::fmt::Display for Ms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}ms", self.0.as_secs_f64() * 1000.0)
+    }
 }
 
 impl Handle for AccessLog {
@@ -49,7 +53,7 @@ impl Handle for AccessLog {
             let resp = done(fut.await);
             let elapsed = start.elapsed();
             let code = resp.status().as_u16();
-            let duration = fmt_ms(elapsed);
+            let duration = Ms(elapsed);
             let agent = agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
             let remote = Remote(remote);
             tracing::info!(
@@ -87,7 +91,7 @@ mod tests {
 
     #[test]
     fn formats_like_go_zero() {
-        assert_eq!(fmt_ms(Duration::from_micros(12_345)), "12.3ms");
+        assert_eq!(Ms(Duration::from_micros(12_345)).to_string(), "12.3ms");
     }
 
     #[tokio::test]
