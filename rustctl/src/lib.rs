@@ -8,4 +8,5 @@ pub mod cli;
 pub mod codegen;
 pub mod diagnostic;
 pub mod model;
+pub mod proto;
 pub mod writer;

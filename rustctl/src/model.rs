@@ -137,3 +137,52 @@ impl Group {
         self.modules.join("::")
     }
 }
+
+/// A gRPC service crate described by a `.proto` file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpcContract {
+    /// The file stem, e.g. `trial`.
+    pub name: String,
+    /// The crate name, e.g. `trial-rpc`.
+    pub crate_name: String,
+    /// The crate's library name, e.g. `trial_rpc`.
+    pub lib_name: String,
+    /// The `.proto` file name, e.g. `trial.proto`.
+    pub proto: String,
+    /// The services the file declares, in order.
+    pub services: Vec<RpcService>,
+}
+
+/// One `service` of a `.proto` file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpcService {
+    /// As declared, e.g. `Trial`.
+    pub name: String,
+    /// Snake case, e.g. `trial`: the module of its server glue, logic and client.
+    pub module: String,
+    /// Fully qualified, e.g. `trial.Trial`.
+    pub full_name: String,
+    /// The Rust path of its package below `pb`, e.g. `trial` or `a::b`; empty for no package.
+    pub package_path: String,
+    /// The RPCs.
+    pub methods: Vec<RpcMethod>,
+}
+
+/// One `rpc`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpcMethod {
+    /// As declared, e.g. `getTrialInfo`.
+    pub name: String,
+    /// The Rust function name tonic gives it, e.g. `get_trial_info`.
+    pub rust_name: String,
+    /// tonic's associated stream type for server streaming, e.g. `GetTrialInfoStream`.
+    pub stream_type: String,
+    /// The request type's Rust path from the crate root, e.g. `pb::trial::GetTrialRequest`.
+    pub input: String,
+    /// The response type's Rust path.
+    pub output: String,
+    /// `rpc X(stream Req)`
+    pub client_streaming: bool,
+    /// `returns (stream Resp)`
+    pub server_streaming: bool,
+}

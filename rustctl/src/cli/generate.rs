@@ -20,7 +20,10 @@ fn checkout_runtime() -> Option<PathBuf> {
 
 /// The runtime dependency for a service in `service_dir`, and whether the service should be a
 /// workspace of its own (it is, unless it lies inside this checkout, like the examples).
-fn runtime_dep(args: &RuntimeArgs, service_dir: &Path) -> io::Result<(RuntimeDep, bool)> {
+pub(super) fn runtime_dep(
+    args: &RuntimeArgs,
+    service_dir: &Path,
+) -> io::Result<(RuntimeDep, bool)> {
     std::fs::create_dir_all(service_dir)?;
     let service_dir = service_dir.canonicalize()?;
     let checkout = checkout_runtime();
@@ -173,7 +176,12 @@ fn generate(
     Ok(if check && report.changed() { 1 } else { 0 })
 }
 
-fn print_report(report: &Report, dir: &Path, check: bool, o: &mut Output<'_>) -> io::Result<()> {
+pub(super) fn print_report(
+    report: &Report,
+    dir: &Path,
+    check: bool,
+    o: &mut Output<'_>,
+) -> io::Result<()> {
     let show = |p: &PathBuf| display_path(&dir.join(p));
     let (created, updated) = if check {
         ("would create", "would update")

@@ -4,6 +4,7 @@
 
 mod api;
 mod generate;
+mod rpc;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -39,9 +40,59 @@ pub enum Command {
     /// Work with go-zero `.api` contracts.
     #[command(subcommand)]
     Api(ApiCommand),
+    /// Work with `.proto` contracts: gRPC services, no `protoc` needed.
+    #[command(subcommand)]
+    Rpc(RpcCommand),
     /// Manage the templates generated code comes from.
     #[command(subcommand)]
     Template(TemplateCommand),
+}
+
+/// `rustctl rpc ...`
+#[derive(Debug, Subcommand)]
+pub enum RpcCommand {
+    /// Generate or update a gRPC service from a `.proto` file; your logic files are never touched.
+    Protoc(ProtocArgs),
+    /// Create a new gRPC service that builds and runs at once.
+    New(RpcNewArgs),
+}
+
+/// `rustctl rpc protoc`
+#[derive(Debug, Args)]
+pub struct ProtocArgs {
+    /// The `.proto` file.
+    pub proto: std::path::PathBuf,
+    /// The service directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: std::path::PathBuf,
+    /// An import path for `.proto` imports (repeatable); the file's own directory comes first.
+    #[arg(short = 'I', long = "proto_path", value_name = "DIR")]
+    pub includes: Vec<std::path::PathBuf>,
+    /// Write nothing; exit 1 if any generated file would change.
+    #[arg(long)]
+    pub check: bool,
+    /// The port in `ListenOn`, if the config file does not exist yet.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Generator options.
+    #[command(flatten)]
+    pub codegen: GenArgs,
+}
+
+/// `rustctl rpc new`
+#[derive(Debug, Args)]
+pub struct RpcNewArgs {
+    /// The service name; the directory and `NAME.proto` are named after it.
+    pub name: String,
+    /// The directory to create the service in.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// The port in `ListenOn`.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Generator options.
+    #[command(flatten)]
+    pub codegen: GenArgs,
 }
 
 /// `rustctl template ...`
@@ -215,6 +266,8 @@ pub fn run(
         Command::Template(TemplateCommand::Init(args)) => {
             generate::template_init(&args, &mut output)
         }
+        Command::Rpc(RpcCommand::Protoc(args)) => rpc::protoc(&args, &mut output),
+        Command::Rpc(RpcCommand::New(args)) => rpc::new(&args, &mut output),
     };
     match result {
         Ok(code) => code,

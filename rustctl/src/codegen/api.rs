@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::layout::{signature, use_line};
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
 use crate::api::validate::join_path;
@@ -23,7 +24,7 @@ pub enum Style {
 }
 
 impl Style {
-    fn file(self, snake: &str) -> String {
+    pub fn file(self, snake: &str) -> String {
         match self {
             Style::Snake => snake.to_string(),
             Style::Lower => snake.replace('_', ""),
@@ -48,7 +49,7 @@ pub enum RuntimeDep {
 }
 
 impl RuntimeDep {
-    fn toml(&self) -> String {
+    pub fn toml(&self) -> String {
         match self {
             RuntimeDep::Path(p) => format!("{{ path = {} }}", toml_string(p)),
             RuntimeDep::Version(v) => toml_string(v),
@@ -489,35 +490,6 @@ fn route_contexts<'a>(
     (handler, logic)
 }
 
-/// `use path::{A, B};` laid out as rustfmt lays it out: on one line when it fits in 100
-/// columns, otherwise the names packed into indented lines of at most 100 columns.
-fn use_line(path: &str, names: &[String]) -> Option<String> {
-    match names {
-        [] => return None,
-        [one] => return Some(format!("use {path}::{one};")),
-        _ => {}
-    }
-    let one_line = format!("use {path}::{{{}}};", names.join(", "));
-    if one_line.chars().count() <= 100 {
-        return Some(one_line);
-    }
-    let mut out = format!("use {path}::{{\n");
-    let mut line = String::from("   ");
-    for name in names {
-        if line.chars().count() + 1 + name.chars().count() + 1 > 100 {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = String::from("   ");
-        }
-        line.push(' ');
-        line.push_str(name);
-        line.push(',');
-    }
-    out.push_str(&line);
-    out.push_str("\n};");
-    Some(out)
-}
-
 /// The declared type inside `T` or `Vec<T>`, if it is one (not a builtin).
 fn declared_base(ty: &str) -> Option<&str> {
     let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
@@ -525,21 +497,6 @@ fn declared_base(ty: &str) -> Option<&str> {
         && base != "String"
         && !base.contains("::"))
     .then_some(base)
-}
-
-/// A top-level `pub async fn` signature laid out as rustfmt lays it out: on one line when the
-/// line (with ` {`) fits in 100 columns, otherwise one parameter per line.
-fn signature(name: &str, params: &[String], ret: &str) -> String {
-    let one_line = format!("pub async fn {name}({}) -> {ret}", params.join(", "));
-    if one_line.chars().count() + 2 <= 100 {
-        return one_line;
-    }
-    let mut out = format!("pub async fn {name}(\n");
-    for p in params {
-        out.push_str(&format!("    {p},\n"));
-    }
-    out.push_str(&format!(") -> {ret}"));
-    out
 }
 
 /// The `.api` file `rustctl api new NAME` starts from, as goctl's.

@@ -8,6 +8,8 @@
 //! `#[rustfmt::skip]` where `main.rs` declares them, so `cargo fmt` leaves them alone.
 
 pub mod api;
+pub mod layout;
+pub mod rpc;
 pub mod templates;
 
 use std::path::PathBuf;

@@ -61,6 +61,50 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "api/middleware_mod.rs",
         include_str!("../../../templates/api/middleware_mod.rs.tera"),
     ),
+    (
+        "rpc/new.proto",
+        include_str!("../../../templates/rpc/new.proto.tera"),
+    ),
+    (
+        "rpc/Cargo.toml",
+        include_str!("../../../templates/rpc/Cargo.toml.tera"),
+    ),
+    (
+        "rpc/etc.yaml",
+        include_str!("../../../templates/rpc/etc.yaml.tera"),
+    ),
+    (
+        "rpc/main.rs",
+        include_str!("../../../templates/rpc/main.rs.tera"),
+    ),
+    (
+        "rpc/config.rs",
+        include_str!("../../../templates/rpc/config.rs.tera"),
+    ),
+    (
+        "rpc/svc.rs",
+        include_str!("../../../templates/rpc/svc.rs.tera"),
+    ),
+    (
+        "rpc/lib.rs",
+        include_str!("../../../templates/rpc/lib.rs.tera"),
+    ),
+    (
+        "rpc/server_mod.rs",
+        include_str!("../../../templates/rpc/server_mod.rs.tera"),
+    ),
+    (
+        "rpc/server.rs",
+        include_str!("../../../templates/rpc/server.rs.tera"),
+    ),
+    (
+        "rpc/client.rs",
+        include_str!("../../../templates/rpc/client.rs.tera"),
+    ),
+    (
+        "rpc/logic.rs",
+        include_str!("../../../templates/rpc/logic.rs.tera"),
+    ),
 ];
 
 /// The file a template is stored in, relative to `templates/` or a `--home` directory.

@@ -1,0 +1,130 @@
+//! `rustctl rpc protoc` and `rustctl rpc new`.
+
+use std::io;
+use std::path::Path;
+
+use super::generate::{print_report, runtime_dep};
+use super::{GenArgs, Output, ProtocArgs, RpcNewArgs};
+use crate::codegen::api::RuntimeDep;
+use crate::codegen::rpc::{RpcOptions, new_proto, plan};
+use crate::codegen::templates::Templates;
+use crate::diagnostic::display_path;
+use crate::proto;
+use crate::writer::apply;
+
+/// `rustctl rpc protoc FILE.proto --out DIR`.
+pub fn protoc(args: &ProtocArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    generate(
+        &args.proto,
+        &args.out,
+        &args.includes,
+        &args.codegen,
+        args.port,
+        args.check,
+        o,
+    )
+}
+
+/// `rustctl rpc new NAME`: a `.proto` like goctl's, then `rpc protoc` on it.
+pub fn new(args: &RpcNewArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    let dir = args.dir.join(&args.name);
+    if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        writeln!(
+            o.err,
+            "error: {} already exists and is not empty; use `rustctl rpc protoc` to update a service",
+            display_path(&dir)
+        )?;
+        return Ok(1);
+    }
+    let contract = match Templates::load(args.codegen.home.as_deref())
+        .and_then(|t| new_proto(&t, &args.name))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(o.err, "error: {e}")?;
+            return Ok(1);
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join(format!("{}.proto", args.name));
+    std::fs::write(&file, contract)?;
+    writeln!(o.out, "created  {}", display_path(&file))?;
+    let code = generate(&file, &dir, &[], &args.codegen, args.port, false, o)?;
+    if code == 0 {
+        writeln!(
+            o.out,
+            "\nDone. Run it:\n  cd {} && cargo run",
+            display_path(&dir)
+        )?;
+    }
+    Ok(code)
+}
+
+fn generate(
+    file: &Path,
+    dir: &Path,
+    includes: &[std::path::PathBuf],
+    codegen: &GenArgs,
+    port: u16,
+    check: bool,
+    o: &mut Output<'_>,
+) -> io::Result<i32> {
+    let compiled = match proto::compile(file, includes) {
+        Ok(c) => c,
+        Err(e) => {
+            write!(o.err, "{}", e.render(o.color))?;
+            writeln!(
+                o.err,
+                "{}: not generated: fix the errors first",
+                display_path(file)
+            )?;
+            return Ok(1);
+        }
+    };
+    let rpc = proto::lower::lower(&compiled);
+    if rpc.services.is_empty() {
+        writeln!(
+            o.err,
+            "{}: declares no service: nothing to generate",
+            display_path(file)
+        )?;
+        return Ok(1);
+    }
+    let pb = match proto::generate_code(&compiled) {
+        Ok(files) => files,
+        Err(e) => {
+            write!(o.err, "{}", e.render(o.color))?;
+            return Ok(1);
+        }
+    };
+    let descriptor = prost::Message::encode_to_vec(&compiled.descriptors);
+    let (runtime, standalone) = if check {
+        (RuntimeDep::Path(String::new()), false) // scaffold files are not compared in --check
+    } else {
+        runtime_dep(&codegen.runtime, dir)?
+    };
+    let options = RpcOptions {
+        style: codegen.style,
+        runtime,
+        standalone,
+        port,
+    };
+    let plan = match Templates::load(codegen.home.as_deref())
+        .and_then(|t| plan(&rpc, &pb, &descriptor, &t, &options))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(o.err, "error: {e}")?;
+            return Ok(1);
+        }
+    };
+    for name in &plan.overrides {
+        writeln!(o.err, "using template override {name}")?;
+    }
+    let report = apply(&plan, dir, check)?;
+    print_report(&report, dir, check, o)?;
+    if check && report.changed() {
+        writeln!(o.err, "run `rustctl rpc protoc` to bring it up to date")?;
+    }
+    Ok(if check && report.changed() { 1 } else { 0 })
+}

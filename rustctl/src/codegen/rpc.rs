@@ -1,0 +1,279 @@
+//! The gRPC service generator: a compiled `.proto` and its model in, a [`FilePlan`] out.
+//!
+//! The service crate has a library (`pb`: prost messages and tonic code, and one typed client
+//! per service for other services to depend on) and a binary (server glue, logic, config).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::api::{RuntimeDep, Style};
+use super::layout::signature;
+use super::templates::Templates;
+use super::{FilePlan, GenError, Ownership, PlannedFile};
+use crate::model::{RpcContract, RpcMethod, RpcService};
+
+/// Options of one `rpc protoc` run.
+#[derive(Debug, Clone)]
+pub struct RpcOptions {
+    /// File naming.
+    pub style: Style,
+    /// The runtime dependency line.
+    pub runtime: RuntimeDep,
+    /// Add an empty `[workspace]` so the service builds on its own.
+    pub standalone: bool,
+    /// The port in `ListenOn` of the scaffolded config.
+    pub port: u16,
+}
+
+#[derive(Serialize)]
+struct CrateCtx<'a> {
+    rpc: &'a RpcContract,
+    runtime_dep: String,
+    standalone: bool,
+    config_file: String,
+    port: u16,
+    descriptor: String,
+}
+
+#[derive(Serialize)]
+struct MethodView<'a> {
+    #[serde(flatten)]
+    method: &'a RpcMethod,
+    /// The input and output with the library's name in front, for the binary.
+    input: String,
+    output: String,
+    logic_path: String,
+    signature: String,
+    unused: String,
+    streaming_out: bool,
+}
+
+#[derive(Serialize)]
+struct ServiceCtx<'a> {
+    rpc: &'a RpcContract,
+    service: &'a RpcService,
+    methods: Vec<MethodView<'a>>,
+}
+
+#[derive(Serialize)]
+struct LogicCtx<'a> {
+    rpc: &'a RpcContract,
+    service: &'a RpcService,
+    method: &'a MethodView<'a>,
+    uses_pb: bool,
+}
+
+#[derive(Serialize)]
+struct ModCtx {
+    doc: String,
+    modules: Vec<String>,
+}
+
+/// The file plan for `rpc`, whose prost/tonic code is `pb_files` (see
+/// [`crate::proto::generate_code`]) and whose encoded descriptors are `descriptor`.
+pub fn plan(
+    rpc: &RpcContract,
+    pb_files: &[(String, String)],
+    descriptor: &[u8],
+    templates: &Templates,
+    options: &RpcOptions,
+) -> Result<FilePlan, GenError> {
+    use Ownership::{Generated, Scaffold};
+    let mut plan = FilePlan {
+        overrides: templates.overrides.clone(),
+        owned_dirs: vec![PathBuf::from("src/logic")],
+        ..FilePlan::default()
+    };
+    let config_file = format!("etc/{}.yaml", rpc.name);
+    let ctx = CrateCtx {
+        rpc,
+        runtime_dep: options.runtime.toml(),
+        standalone: options.standalone,
+        config_file: config_file.clone(),
+        port: options.port,
+        descriptor: byte_string(descriptor),
+    };
+    plan.add(
+        "Cargo.toml",
+        templates.render("rpc/Cargo.toml", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        config_file.as_str(),
+        templates.render("rpc/etc.yaml", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/main.rs",
+        templates.render("rpc/main.rs", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/config.rs",
+        templates.render("rpc/config.rs", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/svc.rs",
+        templates.render("rpc/svc.rs", &ctx)?,
+        Scaffold,
+    );
+    plan.add(
+        "src/lib.rs",
+        templates.render("rpc/lib.rs", &ctx)?,
+        Generated,
+    );
+    for (name, text) in pb_files {
+        plan.add(format!("src/pb/{name}"), text.clone(), Generated);
+    }
+
+    let mut logic_tree: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    logic_tree.insert(Vec::new(), Vec::new());
+    for service in &rpc.services {
+        let methods: Vec<MethodView<'_>> = service
+            .methods
+            .iter()
+            .map(|m| method_view(rpc, service, m, options.style))
+            .collect();
+        let files: Vec<String> = service
+            .methods
+            .iter()
+            .map(|m| options.style.file(&m.rust_name))
+            .collect();
+        logic_tree
+            .entry(Vec::new())
+            .or_default()
+            .push(service.module.clone());
+        logic_tree.insert(vec![service.module.clone()], files.clone());
+        for (method, file) in methods.iter().zip(&files) {
+            let ctx = LogicCtx {
+                rpc,
+                service,
+                method,
+                uses_pb: [&method.method.input, &method.method.output]
+                    .iter()
+                    .any(|t| t.starts_with("pb::")),
+            };
+            plan.files.push(PlannedFile {
+                path: PathBuf::from(format!("src/logic/{}/{file}.rs", service.module)),
+                contents: templates.render("rpc/logic.rs", &ctx)?,
+                ownership: Scaffold,
+                signature: Some(method.signature.clone()),
+            });
+        }
+        let ctx = ServiceCtx {
+            rpc,
+            service,
+            methods,
+        };
+        plan.add(
+            format!("src/server/{}.rs", service.module),
+            templates.render("rpc/server.rs", &ctx)?,
+            Generated,
+        );
+        plan.add(
+            format!("src/{}client.rs", service.module),
+            templates.render("rpc/client.rs", &ctx)?,
+            Generated,
+        );
+    }
+    plan.add(
+        "src/server/mod.rs",
+        templates.render("rpc/server_mod.rs", &ctx)?,
+        Generated,
+    );
+    for (dir, modules) in logic_tree {
+        let mut path = PathBuf::from("src/logic");
+        for d in &dir {
+            path.push(d);
+        }
+        path.push("mod.rs");
+        let mut modules = modules;
+        modules.sort();
+        modules.dedup();
+        let ctx = ModCtx {
+            doc: "Logic: one file per RPC, written once and then yours.".into(),
+            modules,
+        };
+        plan.add(path, templates.render("api/mod.rs", &ctx)?, Generated);
+    }
+    Ok(plan)
+}
+
+fn method_view<'a>(
+    rpc: &RpcContract,
+    service: &RpcService,
+    m: &'a RpcMethod,
+    style: Style,
+) -> MethodView<'a> {
+    let streaming_out = m.server_streaming;
+    let mut params = vec!["svc: &ServiceContext".to_string()];
+    let mut unused = vec!["svc"];
+    if m.client_streaming {
+        params.push(format!("stream: Streaming<{}>", m.input));
+        unused.push("stream");
+    } else {
+        params.push(format!("req: {}", m.input));
+        unused.push("req");
+    }
+    let ret = if streaming_out {
+        params.push(format!("tx: mpsc::Sender<Result<{}, Status>>", m.output));
+        unused.push("tx");
+        "Result<(), Status>".to_string()
+    } else {
+        format!("Result<{}, Status>", m.output)
+    };
+    let prefixed = |t: &str| {
+        if t.starts_with("pb::") {
+            format!("{}::{t}", rpc.lib_name)
+        } else {
+            t.to_string()
+        }
+    };
+    MethodView {
+        method: m,
+        input: prefixed(&m.input),
+        output: prefixed(&m.output),
+        logic_path: format!(
+            "{}::{}::{}",
+            service.module,
+            style.file(&m.rust_name),
+            m.rust_name
+        ),
+        signature: signature(&m.rust_name, &params, &ret),
+        unused: format!("({})", unused.join(", ")),
+        streaming_out,
+    }
+}
+
+/// `bytes` as a Rust byte-string literal body (what goes between `b"` and `"`).
+fn byte_string(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+/// The `.proto` file `rustctl rpc new NAME` starts from, as goctl's.
+pub fn new_proto(templates: &Templates, name: &str) -> Result<String, GenError> {
+    #[derive(Serialize)]
+    struct Ctx {
+        package: String,
+        service: String,
+    }
+    templates.render(
+        "rpc/new.proto",
+        &Ctx {
+            package: heck::ToSnakeCase::to_snake_case(name),
+            service: heck::ToUpperCamelCase::to_upper_camel_case(name),
+        },
+    )
+}
