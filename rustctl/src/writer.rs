@@ -49,10 +49,10 @@ pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
             (_, None) => {
                 if !check {
                     // A new file has nothing to protect from a half-finished write.
-                    if let Some(parent) = path.parent() {
-                        if made_dirs.insert(parent.to_path_buf()) {
-                            std::fs::create_dir_all(parent)?;
-                        }
+                    if let Some(parent) = path.parent()
+                        && made_dirs.insert(parent.to_path_buf())
+                    {
+                        std::fs::create_dir_all(parent)?;
                     }
                     std::fs::write(&path, file.contents.as_bytes())?;
                 }
@@ -68,10 +68,10 @@ pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
                 report.updated.push(file.path.clone());
             }
             (Ownership::Scaffold, Some(old)) => {
-                if let Some(signature) = &file.signature {
-                    if !normalize(&String::from_utf8_lossy(&old)).contains(&normalize(signature)) {
-                        report.stale.push((file.path.clone(), signature.clone()));
-                    }
+                if let Some(signature) = &file.signature
+                    && !normalize(&String::from_utf8_lossy(&old)).contains(&normalize(signature))
+                {
+                    report.stale.push((file.path.clone(), signature.clone()));
                 }
                 report.kept.push(file.path.clone());
             }

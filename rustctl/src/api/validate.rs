@@ -314,39 +314,36 @@ impl<'a> Validator<'a> {
             for option in &entry.options {
                 match option {
                     TagOption::Default(value) => {
-                        if let Some(ty) = scalar {
-                            if !value_fits(ty, value) {
-                                self.error(
-                                    file,
-                                    entry.value_span,
-                                    format!("`default={value}` is not a valid {ty}"),
-                                );
-                            }
+                        if let Some(ty) = scalar
+                            && !value_fits(ty, value)
+                        {
+                            self.error(
+                                file,
+                                entry.value_span,
+                                format!("`default={value}` is not a valid {ty}"),
+                            );
                         }
                     }
                     TagOption::Range(range) => {
-                        if let Some(ty) = scalar {
-                            if !is_numeric(ty) {
-                                self.error(
-                                    file,
-                                    entry.value_span,
-                                    format!(
-                                        "`range={}` needs a numeric field, not {ty}",
-                                        range.text
-                                    ),
-                                );
-                            }
+                        if let Some(ty) = scalar
+                            && !is_numeric(ty)
+                        {
+                            self.error(
+                                file,
+                                entry.value_span,
+                                format!("`range={}` needs a numeric field, not {ty}", range.text),
+                            );
                         }
                     }
                     TagOption::Options(choices) => {
-                        if let Some(ty) = scalar {
-                            if let Some(bad) = choices.iter().find(|c| !value_fits(ty, c)) {
-                                self.error(
-                                    file,
-                                    entry.value_span,
-                                    format!("option `{bad}` is not a valid {ty}"),
-                                );
-                            }
+                        if let Some(ty) = scalar
+                            && let Some(bad) = choices.iter().find(|c| !value_fits(ty, c))
+                        {
+                            self.error(
+                                file,
+                                entry.value_span,
+                                format!("option `{bad}` is not a valid {ty}"),
+                            );
                         }
                     }
                     _ => {}
