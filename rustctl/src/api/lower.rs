@@ -131,6 +131,17 @@ impl Lowerer<'_> {
         for field in &body.fields {
             fields.push(self.field(name, field, &mut used));
         }
+        // Two fields with one key: Go's encoding/json drops both (the validator warns), and
+        // serde would reject the second; do as Go does.
+        let mut keys: HashMap<String, usize> = HashMap::new();
+        for f in fields.iter().filter(|f| !f.flatten && !f.skip) {
+            *keys.entry(f.key.clone()).or_default() += 1;
+        }
+        for f in fields.iter_mut() {
+            if !f.flatten && keys.get(&f.key).is_some_and(|&n| n > 1) {
+                f.skip = true;
+            }
+        }
         let json_only = fields
             .iter()
             .all(|f| f.source == Source::Json && !f.flatten);
