@@ -340,15 +340,13 @@ fn convert<T: FromValues>(spec: &FieldSpec, values: &[&str]) -> Result<T, BindEr
         }
     }
     let out = T::from_values(values).map_err(|m| BindError::new(spec, m))?;
-    if let Some(range) = spec.range {
-        if T::NUMERIC {
-            for v in values {
-                let n: f64 = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| BindError::new(spec, format!("expected a number, got `{v}`")))?;
-                check_range(spec, range, n)?;
-            }
+    if let Some(range) = spec.range.filter(|_| T::NUMERIC) {
+        for v in values {
+            let n: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| BindError::new(spec, format!("expected a number, got `{v}`")))?;
+            check_range(spec, range, n)?;
         }
     }
     Ok(out)

@@ -79,11 +79,12 @@ impl Breaker {
         if drop_ratio <= 0.0 {
             return true;
         }
-        if let Some(last) = st.last_pass {
-            if now.saturating_duration_since(last) > FORCE_PASS {
-                st.last_pass = Some(now);
-                return true;
-            }
+        if st
+            .last_pass
+            .is_some_and(|last| now.saturating_duration_since(last) > FORCE_PASS)
+        {
+            st.last_pass = Some(now);
+            return true;
         }
         drop_ratio *= (BUCKETS as i64 - working) as f64 / BUCKETS as f64;
         if dice < drop_ratio {

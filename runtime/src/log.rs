@@ -435,10 +435,11 @@ where
         let mut ids = Ids::default();
         let mut v = IdsVisitor(&mut ids, false);
         attrs.record(&mut v);
-        if v.1 {
-            if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(ids);
-            }
+        if !v.1 {
+            return;
+        }
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(ids);
         }
     }
 

@@ -40,12 +40,10 @@ impl Range {
             lo: side(lo, lo_inc)?,
             hi: side(hi, hi_inc)?,
         };
-        if let (Some((l, _)), Some((h, _))) = (range.lo, range.hi) {
-            if l > h {
-                return Err(bad());
-            }
+        match (range.lo, range.hi) {
+            (Some((l, _)), Some((h, _))) if l > h => Err(bad()),
+            _ => Ok(range),
         }
-        Ok(range)
     }
 
     /// Whether `v` lies in the interval.

@@ -63,10 +63,11 @@ pub fn init(conf: &RestConf) {
 
 /// Exports buffered spans now.
 pub fn flush_spans() {
-    if let Some(Some(p)) = PROVIDER.get() {
-        if let Err(e) = p.force_flush() {
-            tracing::warn!(error = %e, "flushing spans failed");
-        }
+    let Some(Some(p)) = PROVIDER.get() else {
+        return;
+    };
+    if let Err(e) = p.force_flush() {
+        tracing::warn!(error = %e, "flushing spans failed");
     }
 }
 

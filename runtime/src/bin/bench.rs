@@ -259,10 +259,8 @@ async fn measure(o: &Opts, addr: SocketAddr) -> Result<Run, String> {
         let mut run = wrk(&oo, a, oo.duration)?;
         let cpu = process_cpu_secs() - before;
         run.cpu_us = cpu * 1e6 / run.requests.max(1.0);
-        if let Some(g) = guard {
-            if let Ok(report) = g.report().build() {
-                print_top(&report);
-            }
+        if let Some(report) = guard.and_then(|g| g.report().build().ok()) {
+            print_top(&report);
         }
         Ok(run)
     })
