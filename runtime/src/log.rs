@@ -57,6 +57,16 @@ pub(crate) fn with_ids<R>(ids: &std::sync::Arc<Ids>, f: impl FnOnce() -> R) -> R
     f()
 }
 
+/// The trace and span ids of the request being polled on this thread (set when no exporter
+/// runs), for propagating them to outgoing calls.
+pub(crate) fn current_ids() -> Option<(String, String)> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_deref()
+            .map(|ids| (ids.trace.clone(), ids.span.clone()))
+    })
+}
+
 pin_project_lite::pin_project! {
     /// A request future whose log lines carry its ids, without a tracing span: cheaper when no
     /// OpenTelemetry exporter needs the span.

@@ -142,6 +142,7 @@ impl Metrics {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
+        crate::rpc::encode_metrics(&mut out);
         let _ = encode_eof(&mut out);
         out
     }

@@ -384,7 +384,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,0 +1,222 @@
+//! The RPC client: a connection pool over the target's endpoints that generated clients
+//! (`FooClient::new(client)`) call through. Per call, in order: tracing propagation
+//! (`traceparent` of the current request), the per-method breaker (UNAVAILABLE without a call
+//! while open), the deadline (the smaller of `Timeout` and the request's own, sent as
+//! `grpc-timeout`; DEADLINE_EXCEEDED past it), p2c balancing, and the
+//! `rpc_client_requests_duration_ms` / `rpc_client_requests_code_total` metrics.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tonic::body::Body;
+use tower::Service;
+
+use super::balance::{self, EndpointSender, Pool};
+use super::breaker::{Breakers, open_status};
+use super::conf::RpcClientConf;
+use super::intercept::{acceptable, code_of, format_grpc_timeout, status_response};
+use super::timeout::effective;
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// Neither `Endpoints` nor `Target` is set.
+    #[error("rpc client: set `Endpoints` or `Target`")]
+    NoTarget,
+    /// An endpoint or target is not a usable address.
+    #[error("rpc client: invalid endpoint `{endpoint}`: {message}")]
+    InvalidEndpoint {
+        /// The endpoint as written.
+        endpoint: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No resolver is registered for the target's scheme.
+    #[error("rpc client: no resolver for scheme `{scheme}` in target `{target}`")]
+    UnknownScheme {
+        /// The target as written.
+        target: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// `NonBlock: false` and no endpoint answered.
+    #[error("rpc client: no endpoint of `{target}` is reachable: {message}")]
+    Unavailable {
+        /// The endpoints or target.
+        target: String,
+        /// The last connection error.
+        message: String,
+    },
+}
+
+/// A connection to an RPC service: cheap to clone, safe to share; pass it to a generated
+/// client (`TrialClient::new(client)`). It implements `tonic::client::GrpcService`.
+#[derive(Clone)]
+pub struct RpcClient {
+    pool: Pool,
+    timeout: Option<Duration>,
+    breakers: Option<Arc<Breakers>>,
+    endpoints: EndpointSender,
+}
+
+impl std::fmt::Debug for RpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcClient")
+            .field("endpoints", &self.endpoints.known())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RpcClient {
+    /// Builds the client for `conf`. With `NonBlock: true` (default) it connects lazily and
+    /// never fails because a server is down; with `false` it fails unless an endpoint answers
+    /// within `Timeout`.
+    pub async fn connect(conf: &RpcClientConf) -> Result<RpcClient, RpcError> {
+        let timeout = (conf.timeout > 0).then(|| Duration::from_millis(conf.timeout));
+        let connect_timeout = timeout.unwrap_or(Duration::from_secs(2));
+        let (pool, sender) = balance::pool(connect_timeout);
+        let target = conf.target.as_deref().map(str::trim).unwrap_or("");
+        let shown = if conf.endpoints.is_empty() {
+            target.to_owned()
+        } else {
+            conf.endpoints.join(",")
+        };
+        if !conf.endpoints.is_empty() {
+            for e in &conf.endpoints {
+                balance::endpoint(&balance::normalize(e), connect_timeout).map_err(|err| {
+                    RpcError::InvalidEndpoint {
+                        endpoint: e.clone(),
+                        message: err.to_string(),
+                    }
+                })?;
+                sender.insert(e);
+            }
+        } else if !target.is_empty() {
+            balance::resolver_for(target)?.resolve(target, sender.clone())?;
+        } else {
+            return Err(RpcError::NoTarget);
+        }
+        if !conf.non_block {
+            check_reachable(&sender, connect_timeout, &shown).await?;
+        }
+        crate::rpc::metrics::get();
+        Ok(RpcClient {
+            pool,
+            timeout,
+            breakers: conf.breaker.then(|| Arc::new(Breakers::default())),
+            endpoints: sender,
+        })
+    }
+
+    /// The endpoints calls are balanced across now.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.endpoints.known()
+    }
+}
+
+/// Waits (up to `wait`) for the resolver to name endpoints, then for one to accept an HTTP/2
+/// connection.
+async fn check_reachable(
+    sender: &EndpointSender,
+    wait: Duration,
+    shown: &str,
+) -> Result<(), RpcError> {
+    let deadline = Instant::now() + wait;
+    let mut last = "no endpoints resolved".to_owned();
+    loop {
+        for addr in sender.known() {
+            if let Ok(ep) = balance::endpoint(&addr, wait) {
+                match tokio::time::timeout_at(deadline.into(), ep.connect()).await {
+                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Err(e)) => last = format!("{addr}: {e}"),
+                    Err(_) => last = format!("{addr}: timed out"),
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(RpcError::Unavailable {
+                target: shown.to_owned(),
+                message: last,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The status of a call that failed below gRPC: tonic's channel enforces `grpc-timeout` too
+/// and reports it as `TimeoutExpired` (CANCELLED), which is our deadline; other transport
+/// errors (refused, reset) mean the endpoint is unavailable.
+fn transport_status(e: tower::BoxError, deadline: Option<Duration>) -> tonic::Status {
+    if let Some(d) = deadline {
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+        while let Some(err) = src {
+            if err.is::<tonic::TimeoutExpired>() {
+                return deadline_status(d);
+            }
+            src = err.source();
+        }
+    }
+    let status = tonic::Status::from_error(e);
+    match status.code() {
+        tonic::Code::Unknown => tonic::Status::unavailable(status.message().to_owned()),
+        _ => status,
+    }
+}
+
+fn deadline_status(d: Duration) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!("deadline exceeded after {}ms", d.as_millis()))
+}
+
+type CallFuture = std::pin::Pin<
+    Box<dyn Future<Output = Result<http::Response<Body>, tower::BoxError>> + Send + 'static>,
+>;
+
+impl Service<http::Request<Body>> for RpcClient {
+    type Response = http::Response<Body>;
+    type Error = tower::BoxError;
+    type Future = CallFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.pool.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let start = Instant::now();
+        let method: Arc<str> = Arc::from(req.uri().path());
+        super::trace::inject(req.headers_mut());
+        let deadline = effective(self.timeout, req.headers());
+        let timeout_header = deadline.and_then(|d| format_grpc_timeout(d).parse().ok());
+        if let Some(v) = timeout_header {
+            req.headers_mut().insert("grpc-timeout", v);
+        }
+        let breaker = self.breakers.as_ref().map(|b| b.get(&method));
+        if breaker.as_ref().is_some_and(|b| !b.allow()) {
+            let resp = status_response(open_status());
+            super::metrics::get().client(&method, tonic::Code::Unavailable, 0.0);
+            return Box::pin(std::future::ready(Ok(resp)));
+        }
+        let fut = self.pool.call(req);
+        Box::pin(async move {
+            let res = match deadline {
+                Some(d) => match tokio::time::timeout(d, fut).await {
+                    Ok(r) => r,
+                    Err(_) => Ok(status_response(deadline_status(d))),
+                },
+                None => fut.await,
+            };
+            // Transport failures become a status here, so breaker and metrics see them.
+            let resp = match res {
+                Ok(resp) => resp,
+                Err(e) => status_response(transport_status(e, deadline)),
+            };
+            let code = code_of(&resp);
+            if let Some(b) = breaker {
+                b.record(acceptable(code));
+            }
+            super::metrics::get().client(&method, code, start.elapsed().as_secs_f64() * 1000.0);
+            Ok(resp)
+        })
+    }
+}

@@ -1,0 +1,345 @@
+//! The RPC server's and client's config keys, named as in go-zero's `zrpc.RpcServerConf` and
+//! `zrpc.RpcClientConf`, loaded with the same case-insensitive loader as the REST config.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::config::{
+    self, ConfigError, DevServerConf, LogConf, Mode, PrometheusConf, RestConf, ShutdownConf,
+    TelemetryConf, Validate,
+};
+use crate::rules::check_range;
+
+/// Accepts milliseconds as a number (`2000`) or a duration string (`2s`, `500ms`, `1m`).
+fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u64),
+        S(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::N(n) => Ok(n),
+        Raw::S(s) => parse_ms(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid duration `{s}` (use milliseconds or a unit: 500ms, 3s, 1m, 1h)"
+            ))
+        }),
+    }
+}
+
+fn parse_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(n);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    Some((n * scale).round() as u64)
+}
+
+/// The keys an RPC service reads (go-zero's `RpcServerConf`); load it with [`load_service`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RpcServerConf {
+    /// Service name (required); used in logs, metrics and traces.
+    pub name: String,
+    /// `host:port` to listen on, default `0.0.0.0:8080` (port `0`: any free port).
+    pub listen_on: String,
+    /// Per-call timeout in ms (default 2000, 0 disables); a smaller `grpc-timeout` sent by the
+    /// client wins.
+    #[serde(deserialize_with = "millis")]
+    pub timeout: u64,
+    /// CPU usage (per mille) above which shedding starts (default 900, range `[0:1000]`).
+    pub cpu_threshold: u64,
+    /// `dev`, `test` or `pro` (default); shedding only runs in `pro`.
+    pub mode: Mode,
+    /// Logging.
+    pub log: LogConf,
+    /// A separate Prometheus listener; `/metrics` is on the dev server too.
+    pub prometheus: PrometheusConf,
+    /// OpenTelemetry tracing.
+    pub telemetry: TelemetryConf,
+    /// Dev server: health, metrics, pprof.
+    pub dev_server: DevServerConf,
+    /// Register the gRPC health service (default true).
+    pub health: bool,
+    /// go-zero's Redis-backed app-key auth switch; accepted, not implemented (a warning is
+    /// logged when set).
+    pub auth: bool,
+    /// Graceful shutdown timings.
+    pub shutdown: ShutdownConf,
+    /// On/off switches for the built-in interceptors.
+    pub middlewares: RpcMiddlewaresConf,
+    /// Keys in the file that no struct knows (filled by the loader, logged by the server).
+    #[serde(skip)]
+    pub unknown_keys: Vec<String>,
+}
+
+impl Default for RpcServerConf {
+    fn default() -> Self {
+        RpcServerConf {
+            name: String::new(),
+            listen_on: "0.0.0.0:8080".into(),
+            timeout: 2000,
+            cpu_threshold: 900,
+            mode: Mode::Pro,
+            log: LogConf::default(),
+            prometheus: PrometheusConf::default(),
+            telemetry: TelemetryConf::default(),
+            dev_server: DevServerConf::default(),
+            health: true,
+            auth: false,
+            shutdown: ShutdownConf::default(),
+            middlewares: RpcMiddlewaresConf::default(),
+            unknown_keys: Vec::new(),
+        }
+    }
+}
+
+impl RpcServerConf {
+    /// The REST config holding the keys process setup (logging, tracing) reads.
+    pub(crate) fn setup_conf(&self) -> RestConf {
+        RestConf {
+            name: self.name.clone(),
+            log: self.log.clone(),
+            telemetry: self.telemetry.clone(),
+            ..RestConf::default()
+        }
+    }
+}
+
+impl Validate for RpcServerConf {
+    fn validate(&self) -> Vec<(String, String)> {
+        let mut errs = Vec::new();
+        if self.name.trim().is_empty() {
+            errs.push(("Name".into(), "required key is missing".into()));
+        }
+        if split_host_port(&self.listen_on).is_none() {
+            errs.push((
+                "ListenOn".into(),
+                format!("`{}` is not host:port", self.listen_on),
+            ));
+        }
+        errs.extend(check_range(
+            "CpuThreshold",
+            self.cpu_threshold as f64,
+            "[0:1000]",
+        ));
+        errs.extend(check_range(
+            "Telemetry.Sampler",
+            self.telemetry.sampler,
+            "[0:1]",
+        ));
+        errs
+    }
+}
+
+/// Splits `host:port` (`[::1]:80`, `:8080` meaning all interfaces).
+pub(crate) fn split_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.trim().rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Some((host.to_owned(), port))
+}
+
+/// `Middlewares` section of the RPC server: every built-in interceptor can be switched off.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RpcMiddlewaresConf {
+    /// Span per call, W3C `traceparent` from metadata.
+    pub trace: bool,
+    /// Panic recovery.
+    pub recover: bool,
+    /// Access log (go-zero calls it `Stat`; both keys are read).
+    pub log: bool,
+    /// go-zero's name for the access log.
+    pub stat: bool,
+    /// Prometheus metrics.
+    pub prometheus: bool,
+    /// Per-method circuit breaker.
+    pub breaker: bool,
+    /// Load shedding (pro mode only).
+    pub shedding: bool,
+    /// Per-call timeout.
+    pub timeout: bool,
+}
+
+impl Default for RpcMiddlewaresConf {
+    fn default() -> Self {
+        RpcMiddlewaresConf {
+            trace: true,
+            recover: true,
+            log: true,
+            stat: true,
+            prometheus: true,
+            breaker: true,
+            shedding: true,
+            timeout: true,
+        }
+    }
+}
+
+/// How to reach an RPC service (go-zero's `RpcClientConf`), usually a section of the caller's
+/// config: `TrialRpc: { Endpoints: [127.0.0.1:8080] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RpcClientConf {
+    /// Direct connections: `host:port` or `http://host:port`; calls are balanced across them.
+    pub endpoints: Vec<String>,
+    /// Instead of `Endpoints`: `host:port`, `dns:///host:port`, or a scheme a registered
+    /// resolver serves (see [`super::register_resolver`]), e.g. `etcd://...` later.
+    pub target: Option<String>,
+    /// Per-call timeout in ms (default 2000, 0 disables); a smaller deadline set on the
+    /// request wins.
+    #[serde(deserialize_with = "millis")]
+    pub timeout: u64,
+    /// Don't fail startup when no server answers yet (default true): connect lazily.
+    pub non_block: bool,
+    /// Client-side per-method breaker (default true).
+    pub breaker: bool,
+}
+
+impl Default for RpcClientConf {
+    fn default() -> Self {
+        RpcClientConf {
+            endpoints: Vec::new(),
+            target: None,
+            timeout: 2000,
+            non_block: true,
+            breaker: true,
+        }
+    }
+}
+
+impl RpcClientConf {
+    /// A config for direct connections to `endpoints`, with the defaults otherwise.
+    pub fn endpoints<I, S>(endpoints: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RpcClientConf {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            ..RpcClientConf::default()
+        }
+    }
+}
+
+impl Validate for RpcClientConf {
+    fn validate(&self) -> Vec<(String, String)> {
+        let no_target = self.target.as_deref().is_none_or(|t| t.trim().is_empty());
+        if self.endpoints.is_empty() && no_target {
+            vec![(
+                "Endpoints".into(),
+                "set `Endpoints` or `Target` to reach the service".into(),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The result of [`load_service`]: the runtime's RPC keys and the service's own keys.
+#[derive(Debug, Clone)]
+pub struct RpcServiceConfig<T> {
+    /// The runtime's keys (`Name`, `ListenOn`, `Log`, ...).
+    pub rpc: RpcServerConf,
+    /// The service's own keys (e.g. an `RpcClientConf` section for a service it calls).
+    pub app: T,
+}
+
+/// Reads one file holding both the RPC server's keys and the service's keys `T` (same rules as
+/// [`crate::config::load_service`]: formats by extension, `${VAR}`, case-insensitive keys;
+/// a key is reported unknown only when neither half knows it).
+pub fn load_service<T: DeserializeOwned + Validate>(
+    path: impl AsRef<Path>,
+) -> Result<RpcServiceConfig<T>, ConfigError> {
+    let path = path.as_ref();
+    let (mut rpc, u1) = config::load_with_warnings::<RpcServerConf>(path)?;
+    let (app, u2) = config::load_with_warnings::<T>(path)?;
+    rpc.unknown_keys = unknown_in_both(&u1, &u2);
+    Ok(RpcServiceConfig { rpc, app })
+}
+
+/// Keys (or sub-keys) that both halves rejected.
+fn unknown_in_both(u1: &[String], u2: &[String]) -> Vec<String> {
+    let covered = |p: &String, others: &[String]| {
+        others
+            .iter()
+            .any(|q| p == q || p.starts_with(&format!("{q}.")) || p.starts_with(&format!("{q}[")))
+    };
+    let mut unknown: Vec<String> = u1.iter().filter(|p| covered(p, u2)).cloned().collect();
+    unknown.extend(u2.iter().filter(|q| covered(q, u1)).cloned());
+    unknown.sort();
+    unknown.dedup();
+    unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "PascalCase")]
+    struct Gateway {
+        trial_rpc: RpcClientConf,
+    }
+    impl Validate for Gateway {}
+
+    #[test]
+    fn loads_go_zero_keys_case_insensitively_with_app_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trial.yaml");
+        std::fs::write(
+            &path,
+            "name: trial.rpc\nlistenon: 127.0.0.1:0\nTIMEOUT: 3s\nMode: dev\nHealth: false\n\
+             Middlewares: {Breaker: false}\nTrialRpc:\n  Endpoints: [127.0.0.1:9001, http://h:2]\n  \
+             nonblock: false\nTypo: 1\n",
+        )
+        .unwrap();
+        let c = load_service::<Gateway>(&path).unwrap();
+        assert_eq!(c.rpc.name, "trial.rpc");
+        assert_eq!(c.rpc.listen_on, "127.0.0.1:0");
+        assert_eq!(c.rpc.timeout, 3000);
+        assert_eq!(c.rpc.mode, Mode::Dev);
+        assert!(!c.rpc.health && !c.rpc.middlewares.breaker && c.rpc.middlewares.trace);
+        assert_eq!(c.rpc.unknown_keys, vec!["Typo".to_owned()]);
+        assert_eq!(
+            c.app.trial_rpc.endpoints,
+            vec!["127.0.0.1:9001", "http://h:2"]
+        );
+        assert!(!c.app.trial_rpc.non_block);
+        assert_eq!(c.app.trial_rpc.timeout, 2000);
+    }
+
+    #[test]
+    fn defaults_and_checks() {
+        let c = RpcServerConf::default();
+        assert_eq!((c.listen_on.as_str(), c.timeout), ("0.0.0.0:8080", 2000));
+        assert_eq!(c.cpu_threshold, 900);
+        let errs = RpcServerConf {
+            listen_on: "nope".into(),
+            ..c
+        }
+        .validate();
+        let keys: Vec<&str> = errs.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(keys, ["Name", "ListenOn"]);
+        assert_eq!(RpcClientConf::default().validate()[0].0, "Endpoints");
+        assert_eq!(split_host_port(":80"), Some(("0.0.0.0".into(), 80)));
+        assert_eq!(split_host_port("[::1]:80"), Some(("::1".into(), 80)));
+        assert_eq!(parse_ms("1500"), Some(1500));
+        assert_eq!(parse_ms("1.5s"), Some(1500));
+    }
+}

@@ -1,0 +1,219 @@
+//! The shape every server interceptor shares: an [`Intercept`] (its state plus an
+//! `intercept(call, req, next)`), made a tower layer by [`InterceptLayer`]. Like the REST
+//! middlewares' `Handle`, `next` is called at most once and before `intercept` returns, so the
+//! inner stack is called in place instead of being cloned per call.
+//!
+//! gRPC errors are answered as trailers-only responses (`Status::into_http`), so every layer
+//! sees a plain `http::Response` and reads the outcome with [`code_of`].
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+/// A request as the server's stack sees it.
+pub(crate) type RpcRequest = http::Request<Body>;
+/// A response as the server's stack sees it.
+pub(crate) type RpcResponse = http::Response<Body>;
+/// The future an interceptor returns.
+pub(crate) type CallFuture = Pin<Box<dyn Future<Output = RpcResponse> + Send + 'static>>;
+
+/// What every interceptor knows about a call.
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    /// `/package.Service/Method`.
+    pub(crate) method: Arc<str>,
+}
+
+/// A server interceptor.
+pub(crate) trait Intercept: Clone + Send + Sync + 'static {
+    /// Handles one call.
+    fn intercept<F>(
+        &self,
+        call: &Call,
+        req: RpcRequest,
+        next: impl FnOnce(RpcRequest) -> F,
+    ) -> CallFuture
+    where
+        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static;
+}
+
+/// Unwraps an inner result whose error is `Infallible`.
+pub(crate) fn done(r: Result<RpcResponse, Infallible>) -> RpcResponse {
+    match r {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+/// A trailers-only gRPC error response.
+pub(crate) fn status_response(status: tonic::Status) -> RpcResponse {
+    status.into_http()
+}
+
+/// The gRPC code a response carries up front: the `Status` an interceptor put in its
+/// extensions, else the `grpc-status` header (trailers-only answers), else OK (the real code
+/// follows in the trailers, which unary handlers only use for success).
+pub(crate) fn code_of(resp: &RpcResponse) -> tonic::Code {
+    if let Some(s) = resp.extensions().get::<tonic::Status>() {
+        return s.code();
+    }
+    match resp.headers().get("grpc-status") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok())
+            .map_or(tonic::Code::Unknown, tonic::Code::from),
+        None if resp.status() == http::StatusCode::OK => tonic::Code::Ok,
+        None => tonic::Code::Unavailable,
+    }
+}
+
+/// go-zero's `codes.Acceptable`: which outcomes count as a success for breakers.
+pub(crate) fn acceptable(code: tonic::Code) -> bool {
+    !matches!(
+        code,
+        tonic::Code::DeadlineExceeded
+            | tonic::Code::Internal
+            | tonic::Code::Unavailable
+            | tonic::Code::DataLoss
+            | tonic::Code::Unimplemented
+            | tonic::Code::ResourceExhausted
+    )
+}
+
+/// Parses a `grpc-timeout` header value (`100m`, `2S`, `1H`, ...).
+pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    if v.len() < 2 || v.len() > 9 {
+        return None;
+    }
+    let (num, unit) = v.split_at(v.len() - 1);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Formats a `grpc-timeout` header value (at most 8 digits, as the spec demands).
+pub(crate) fn format_grpc_timeout(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 100_000_000 {
+        format!("{}m", ms.max(1))
+    } else {
+        format!("{}S", d.as_secs().min(99_999_999))
+    }
+}
+
+/// Makes an [`Intercept`] a tower layer.
+#[derive(Clone, Debug)]
+pub(crate) struct InterceptLayer<I>(pub(crate) I);
+
+impl<I: Clone, S> Layer<S> for InterceptLayer<I> {
+    type Service = Intercepted<I, S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Intercepted {
+            icpt: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service [`InterceptLayer`] produces.
+#[derive(Clone, Debug)]
+pub(crate) struct Intercepted<I, S> {
+    icpt: I,
+    inner: S,
+}
+
+impl<I, S> Service<RpcRequest> for Intercepted<I, S>
+where
+    I: Intercept,
+    S: Service<RpcRequest, Response = RpcResponse, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = RpcResponse;
+    type Error = Infallible;
+    type Future =
+        futures_util::future::Map<CallFuture, fn(RpcResponse) -> Result<RpcResponse, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: RpcRequest) -> Self::Future {
+        use futures_util::FutureExt;
+        let call = match req.extensions().get::<Call>() {
+            Some(c) => c.clone(),
+            None => Call {
+                method: Arc::from(req.uri().path()),
+            },
+        };
+        let inner = &mut self.inner;
+        self.icpt
+            .intercept(&call, req, |r| inner.call(r))
+            .map(Ok as fn(RpcResponse) -> Result<RpcResponse, Infallible>)
+    }
+}
+
+/// The outermost layer: names the call once (an `Arc<str>` of the path in the extensions) so
+/// the interceptors below don't each allocate it.
+#[derive(Clone, Debug)]
+pub(crate) struct NameCall<S>(pub(crate) S);
+
+impl<S> Service<RpcRequest> for NameCall<S>
+where
+    S: Service<RpcRequest>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: RpcRequest) -> S::Future {
+        let method: Arc<str> = Arc::from(req.uri().path());
+        req.extensions_mut().insert(Call { method });
+        self.0.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        assert_eq!(parse_grpc_timeout("123456789m"), None);
+        assert_eq!(format_grpc_timeout(Duration::from_millis(250)), "250m");
+        assert_eq!(format_grpc_timeout(Duration::from_micros(10)), "1m");
+    }
+
+    #[test]
+    fn codes_from_responses() {
+        let r = status_response(tonic::Status::unavailable("x"));
+        assert_eq!(code_of(&r), tonic::Code::Unavailable);
+        let mut ok = RpcResponse::new(Body::empty());
+        assert_eq!(code_of(&ok), tonic::Code::Ok);
+        ok.headers_mut()
+            .insert("grpc-status", http::HeaderValue::from_static("4"));
+        assert_eq!(code_of(&ok), tonic::Code::DeadlineExceeded);
+        assert!(acceptable(tonic::Code::NotFound) && !acceptable(tonic::Code::Internal));
+    }
+}

@@ -1,0 +1,29 @@
+//! gRPC: the server generated services run on ([`RpcServer`]) and the client they call each
+//! other with ([`RpcClient`]), configured like go-zero's `zrpc`.
+//!
+//! Server interceptors, outermost first (each can be switched off under `Middlewares`):
+//! recover → trace → access log → metrics → shedding (pro mode) → breaker (per method) →
+//! timeout → service. See `docs/runtime.md` (RPC).
+
+mod accesslog;
+mod balance;
+mod breaker;
+mod client;
+mod conf;
+mod intercept;
+pub(crate) mod metrics;
+mod recover;
+mod server;
+mod shedding;
+#[cfg(test)]
+mod tests;
+mod timeout;
+mod trace;
+
+pub use balance::{DnsResolver, EndpointSender, Resolver, register_resolver};
+pub use client::{RpcClient, RpcError};
+pub use conf::{RpcClientConf, RpcMiddlewaresConf, RpcServerConf, RpcServiceConfig, load_service};
+pub use server::{RpcServer, RunningRpc};
+pub use trace::TraceContext;
+
+pub(crate) use metrics::encode as encode_metrics;

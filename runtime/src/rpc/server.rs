@@ -1,0 +1,359 @@
+//! The RPC server: tonic with the built-in interceptors in a fixed order, gRPC health and
+//! reflection, the dev server, and graceful shutdown.
+//!
+//! Interceptors, outermost first (each can be switched off under `Middlewares`):
+//! recover → trace → access log → metrics → shedding (pro mode) → breaker (per method) →
+//! timeout → service.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::{Routes, RoutesBuilder};
+use tower::{Service, ServiceBuilder};
+
+use super::accesslog::AccessLog;
+use super::breaker::{BreakerIntercept, Breakers};
+use super::conf::{RpcServerConf, split_host_port};
+use super::intercept::{InterceptLayer, NameCall};
+use super::metrics::Metered;
+use super::recover::Recover;
+use super::shedding::Shedding;
+use super::timeout::Timeout;
+use super::trace::Trace;
+use crate::config::Mode;
+use crate::devserver::{self, DevState};
+use crate::load::{CpuSource, Shedder};
+use crate::metrics::Metrics;
+
+/// A gRPC service.
+pub struct RpcServer {
+    conf: Arc<RpcServerConf>,
+    routes: RoutesBuilder,
+    services: Vec<String>,
+    reflection: Vec<&'static [u8]>,
+    shedder: Option<Arc<Shedder>>,
+    breakers: Arc<Breakers>,
+}
+
+impl RpcServer {
+    /// A server for `conf`; sets up logging and tracing once per process.
+    pub fn new(conf: RpcServerConf) -> Self {
+        Self::with_cpu_source(conf, CpuSource::System)
+    }
+
+    /// Like [`RpcServer::new`] with shedding reading CPU usage from `cpu` (tests and drills).
+    pub fn with_cpu_source(conf: RpcServerConf, cpu: CpuSource) -> Self {
+        crate::setup::init(&conf.setup_conf());
+        for key in &conf.unknown_keys {
+            tracing::warn!(key = %key, "unknown config key ignored");
+        }
+        if conf.auth {
+            tracing::warn!(
+                "Auth: app-key authentication is not implemented; calls are not checked"
+            );
+        }
+        let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
+            .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
+        RpcServer {
+            conf: Arc::new(conf),
+            routes: Routes::builder(),
+            services: Vec::new(),
+            reflection: Vec::new(),
+            shedder,
+            breakers: Arc::new(Breakers::default()),
+        }
+    }
+
+    /// The config the server runs with.
+    pub fn conf(&self) -> &RpcServerConf {
+        &self.conf
+    }
+
+    /// Adds a tonic service (a generated `FooServer::new(logic)`, or any service with a name).
+    pub fn add_service<S>(&mut self, svc: S) -> &mut Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.services.push(S::NAME.to_owned());
+        self.routes.add_service(svc);
+        self
+    }
+
+    /// Serves gRPC reflection (v1 and v1alpha) for an encoded `FileDescriptorSet` (what
+    /// generated code embeds); may be called once per descriptor set.
+    pub fn with_reflection(&mut self, encoded_fds: &'static [u8]) -> &mut Self {
+        self.reflection.push(encoded_fds);
+        self
+    }
+
+    fn add_reflection(&mut self) {
+        if self.reflection.is_empty() {
+            return;
+        }
+        let build = || {
+            let mut b = tonic_reflection::server::Builder::configure();
+            for fds in &self.reflection {
+                b = b.register_encoded_file_descriptor_set(fds);
+            }
+            b
+        };
+        match (build().build_v1(), build().build_v1alpha()) {
+            (Ok(v1), Ok(v1alpha)) => {
+                self.routes.add_service(v1).add_service(v1alpha);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "gRPC reflection not served: bad descriptor set");
+            }
+        }
+    }
+
+    /// Binds `ListenOn` (port 0: any free port) and the dev server, and serves in the
+    /// background; returns a handle to stop it.
+    pub async fn listen(mut self) -> std::io::Result<RunningRpc> {
+        let c = self.conf.clone();
+        let (host, port) = split_host_port(&c.listen_on).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("ListenOn `{}` is not host:port", c.listen_on),
+            )
+        })?;
+        let listener = TcpListener::bind((host.as_str(), port)).await?;
+        let addr = listener.local_addr()?;
+
+        let health = if c.health {
+            let (reporter, svc) = tonic_health::server::health_reporter();
+            self.routes.add_service(svc);
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::Serving)
+                .await;
+            for name in &self.services {
+                reporter
+                    .set_service_status(name, tonic_health::ServingStatus::Serving)
+                    .await;
+            }
+            Some(reporter)
+        } else {
+            None
+        };
+        self.add_reflection();
+
+        let ready = Arc::new(AtomicBool::new(false));
+        let dev_state = DevState {
+            ready: ready.clone(),
+            metrics: Arc::new(Metrics::new()),
+        };
+        // The RPC families exist from the start, so a scrape before the first call sees them.
+        let _ = super::metrics::get();
+        let mut side_tasks = Vec::new();
+        let mut dev_addr = None;
+        if c.dev_server.enabled {
+            let l = TcpListener::bind((c.dev_server.host.as_str(), c.dev_server.port)).await?;
+            dev_addr = Some(l.local_addr()?);
+            let app = devserver::router(&c.dev_server, dev_state.clone());
+            side_tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(l, app).await;
+            }));
+        }
+        if c.prometheus.port != 0 {
+            let l = TcpListener::bind((c.prometheus.host.as_str(), c.prometheus.port)).await?;
+            let app = axum::Router::new()
+                .route(&c.prometheus.path, axum::routing::get(devserver::metrics))
+                .with_state(dev_state);
+            side_tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(l, app).await;
+            }));
+        }
+
+        let on = c.middlewares;
+        let timeout = (c.timeout > 0).then(|| Duration::from_millis(c.timeout));
+        let stack = ServiceBuilder::new()
+            .layer_fn(NameCall)
+            .option_layer(on.recover.then_some(InterceptLayer(Recover)))
+            .option_layer(on.trace.then_some(InterceptLayer(Trace)))
+            .option_layer((on.log && on.stat).then_some(InterceptLayer(AccessLog {
+                slow: Duration::from_millis(c.log.slow_threshold),
+            })))
+            .option_layer(on.prometheus.then_some(InterceptLayer(Metered)))
+            .option_layer(self.shedder.clone().map(|s| InterceptLayer(Shedding(s))))
+            .option_layer(on.breaker.then(|| {
+                InterceptLayer(BreakerIntercept {
+                    breakers: self.breakers.clone(),
+                    services: self.services.clone().into(),
+                })
+            }))
+            .option_layer(on.timeout.then_some(InterceptLayer(Timeout(timeout))));
+
+        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = stack.service(self.routes.routes().prepare());
+        let serve = serve(listener, app, drain_rx);
+        let mut serve_task = tokio::spawn(serve);
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!(%addr, ?dev_addr, "Starting rpc server at {addr}");
+
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let services = self.services.clone();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                _ = stop_rx.wait_for(|s| *s) => {}
+                res = &mut serve_task => {
+                    return flatten(res);
+                }
+            }
+            ready.store(false, Ordering::Relaxed);
+            if let Some(h) = &health {
+                h.set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
+                for name in &services {
+                    h.set_service_status(name, tonic_health::ServingStatus::NotServing)
+                        .await;
+                }
+            }
+            tracing::info!("shutting down: health NOT_SERVING, wrapping up");
+            tokio::time::sleep(Duration::from_millis(c.shutdown.wrap_up_time)).await;
+            let _ = drain_tx.send(());
+            let wait = Duration::from_millis(c.shutdown.wait_time);
+            let res = match tokio::time::timeout(wait, &mut serve_task).await {
+                Ok(res) => flatten(res),
+                Err(_) => {
+                    tracing::warn!(?wait, "in-flight calls outlived Shutdown.WaitTime; closing");
+                    serve_task.abort();
+                    Ok(())
+                }
+            };
+            for t in side_tasks {
+                t.abort();
+            }
+            crate::setup::flush_spans();
+            tracing::info!("rpc server stopped");
+            res
+        });
+        Ok(RunningRpc {
+            addr,
+            dev_addr,
+            stop: stop_tx,
+            task,
+        })
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully (health NOT_SERVING,
+    /// `Shutdown.WrapUpTime`, stop accepting, in-flight calls finish within
+    /// `Shutdown.WaitTime`) and flushes logs and spans.
+    pub async fn start(self) -> std::io::Result<()> {
+        let running = self.listen().await?;
+        crate::server::shutdown_signal().await;
+        running.shutdown();
+        let res = running.wait().await;
+        crate::setup::shutdown();
+        res
+    }
+}
+
+fn flatten(res: Result<std::io::Result<()>, tokio::task::JoinError>) -> std::io::Result<()> {
+    res.map_err(std::io::Error::other)?
+}
+
+/// The accept loop: HTTP/2 connections served by `app` until `drain` fires, then the listener
+/// closes and open connections finish their calls (GOAWAY) before this returns.
+///
+/// Served with hyper directly rather than `tonic::transport::Server`, whose built-in
+/// `grpc-timeout` handling sits outside any layer and answers CANCELLED, unseen by the
+/// interceptors; here the timeout interceptor answers DEADLINE_EXCEEDED and every call is
+/// logged and counted.
+async fn serve<S>(
+    listener: TcpListener,
+    app: S,
+    drain: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let local = listener.local_addr().ok();
+    let mut drain = std::pin::pin!(drain);
+    loop {
+        let (stream, remote) = tokio::select! {
+            _ = &mut drain => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let info = tonic::transport::server::TcpConnectInfo {
+            local_addr: local,
+            remote_addr: Some(remote),
+        };
+        let svc = app
+            .clone()
+            .map_request(move |req: http::Request<hyper::body::Incoming>| {
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(info.clone());
+                req
+            });
+        let conn = http2.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "rpc connection ended");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A serving RPC server.
+pub struct RunningRpc {
+    addr: SocketAddr,
+    dev_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningRpc {
+    /// Where the gRPC server listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// Where the dev server listens, if enabled.
+    pub fn dev_addr(&self) -> Option<SocketAddr> {
+        self.dev_addr
+    }
+    /// Begins graceful shutdown.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}

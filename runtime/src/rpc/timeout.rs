@@ -1,0 +1,69 @@
+//! Per-call timeout: the smaller of `Timeout` and the client's `grpc-timeout`; past it the
+//! handler is dropped and the call answers DEADLINE_EXCEEDED.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use super::intercept::{
+    Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, parse_grpc_timeout, status_response,
+};
+
+/// The timeout interceptor; `None` leaves only the client's deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeout(pub(crate) Option<Duration>);
+
+/// The deadline of a call: the smaller of `conf` and the request's `grpc-timeout`.
+pub(crate) fn effective(conf: Option<Duration>, headers: &http::HeaderMap) -> Option<Duration> {
+    let asked = headers
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout);
+    match (conf, asked) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Intercept for Timeout {
+    fn intercept<F>(
+        &self,
+        _call: &Call,
+        req: RpcRequest,
+        next: impl FnOnce(RpcRequest) -> F,
+    ) -> CallFuture
+    where
+        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
+    {
+        let deadline = effective(self.0, req.headers());
+        let fut = next(req);
+        match deadline {
+            None => Box::pin(async move { done(fut.await) }),
+            Some(d) => Box::pin(async move {
+                match tokio::time::timeout(d, fut).await {
+                    Ok(r) => done(r),
+                    Err(_) => status_response(tonic::Status::deadline_exceeded(format!(
+                        "deadline exceeded after {}ms",
+                        d.as_millis()
+                    ))),
+                }
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaller_deadline_wins() {
+        let mut h = http::HeaderMap::new();
+        let s = |ms| Some(Duration::from_millis(ms));
+        assert_eq!(effective(s(2000), &h), s(2000));
+        h.insert("grpc-timeout", http::HeaderValue::from_static("100m"));
+        assert_eq!(effective(s(2000), &h), s(100));
+        assert_eq!(effective(s(50), &h), s(50));
+        assert_eq!(effective(None, &h), s(100));
+    }
+}

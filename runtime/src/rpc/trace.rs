@@ -1,0 +1,183 @@
+//! Tracing: one span per call; the W3C `traceparent` in the incoming metadata is its parent.
+//! Every log line inside the call carries `trace` and `span`, and the handler finds the ids as
+//! a [`TraceContext`] in the request's extensions. The client side injects the caller's
+//! context into outgoing metadata ([`inject`]).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done};
+use crate::log::{self, Ids, WithIds};
+
+/// The trace and span ids of the call being served, in the request's extensions:
+/// `request.extensions().get::<TraceContext>()` in a handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// 16 hex digits: this server span.
+    pub span_id: String,
+    /// Whether the trace is sampled.
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// The W3C `traceparent` value of this span.
+    pub fn traceparent(&self) -> String {
+        let flags = if self.sampled { "01" } else { "00" };
+        format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
+    }
+}
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeadersMut<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeadersMut<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+/// Ids when OpenTelemetry assigned none: the caller's trace id (or a new one), a new span id.
+fn fallback(parent: &SpanContext) -> TraceContext {
+    let span_id = format!("{:016x}", fastrand::u64(1..));
+    if parent.is_valid() {
+        TraceContext {
+            trace_id: parent.trace_id().to_string(),
+            span_id,
+            sampled: parent.trace_flags().is_sampled(),
+        }
+    } else {
+        TraceContext {
+            trace_id: format!("{:032x}", fastrand::u128(1..)),
+            span_id,
+            sampled: true,
+        }
+    }
+}
+
+/// The server's tracing interceptor.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trace;
+
+impl Intercept for Trace {
+    fn intercept<F>(
+        &self,
+        call: &Call,
+        mut req: RpcRequest,
+        next: impl FnOnce(RpcRequest) -> F,
+    ) -> CallFuture
+    where
+        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
+    {
+        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
+        let psc = parent.span().span_context().clone();
+        if !crate::setup::otel_enabled() {
+            // No exporter: no tracing span; the ids ride with the call's future (as in REST).
+            let tc = fallback(&psc);
+            let ids = Arc::new(Ids::new(tc.trace_id.clone(), tc.span_id.clone()));
+            req.extensions_mut().insert(tc);
+            let fut = log::with_ids(&ids, || next(req));
+            return Box::pin(WithIds::new(ids, async move { done(fut.await) }));
+        }
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %call.method,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.method = %call.method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        let _ = span.set_parent(parent);
+        let sc = span.context().span().span_context().clone();
+        let tc = if sc.is_valid() {
+            TraceContext {
+                trace_id: sc.trace_id().to_string(),
+                span_id: sc.span_id().to_string(),
+                sampled: sc.trace_flags().is_sampled(),
+            }
+        } else {
+            fallback(&psc)
+        };
+        span.record("trace_id", tc.trace_id.as_str());
+        span.record("span_id", tc.span_id.as_str());
+        req.extensions_mut().insert(tc);
+        let fut = {
+            let _enter = span.enter();
+            next(req)
+        };
+        Box::pin(async move {
+            let resp = done(fut.instrument(span.clone()).await);
+            span.record(
+                "rpc.grpc.status_code",
+                super::intercept::code_of(&resp) as i32,
+            );
+            resp
+        })
+    }
+}
+
+/// The context an outgoing call continues: the current OpenTelemetry span when exporting, else
+/// the ids of the request this task is serving.
+fn current() -> Option<TraceContext> {
+    if crate::setup::otel_enabled() {
+        let cx = tracing::Span::current().context();
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            return Some(TraceContext {
+                trace_id: sc.trace_id().to_string(),
+                span_id: sc.span_id().to_string(),
+                sampled: sc.trace_flags() == TraceFlags::SAMPLED,
+            });
+        }
+    }
+    log::current_ids().map(|(trace_id, span_id)| TraceContext {
+        trace_id,
+        span_id,
+        sampled: true,
+    })
+}
+
+/// Client side: writes the caller's `traceparent` into the outgoing metadata, unless the
+/// caller set one explicitly.
+pub(crate) fn inject(headers: &mut http::HeaderMap) {
+    if headers.contains_key("traceparent") {
+        return;
+    }
+    if crate::setup::otel_enabled() {
+        let cx = tracing::Span::current().context();
+        if cx.span().span_context().is_valid() {
+            TraceContextPropagator::new().inject_context(&cx, &mut HeadersMut(headers));
+            return;
+        }
+    }
+    let value = current().and_then(|tc| http::HeaderValue::from_str(&tc.traceparent()).ok());
+    if let Some(v) = value {
+        headers.insert("traceparent", v);
+    }
+}
