@@ -10,7 +10,10 @@ fn examples() -> std::path::PathBuf {
 }
 
 /// `(contract, service directory)` for each generated example.
-const API_EXAMPLES: &[(&str, &str)] = &[("patient/patient.api", "patient")];
+const API_EXAMPLES: &[(&str, &str)] = &[
+    ("patient/patient.api", "patient"),
+    ("epro/epro.api", "epro"),
+];
 
 #[test]
 fn every_example_is_in_sync_with_its_contract() {

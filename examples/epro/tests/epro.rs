@@ -1,0 +1,192 @@
+//! ePRO end to end: the real binary on free ports, a real HTTP client.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+const SECRET: &str = "test-secret";
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start() -> (Service, String) {
+    let (port, dev) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_epro-api"))
+        .args(["-f", "etc/epro-api.yaml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("EPRO_PORT", port.to_string())
+        .env("EPRO_DEV_PORT", dev.to_string())
+        .env("EPRO_ACCESS_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/epro/v1");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/export")).await.is_err() {
+        assert!(Instant::now() < deadline, "epro-api did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (Service(child), base)
+}
+
+async fn submit(base: &str, body: Value) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/questionnaires"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    (resp.status().as_u16(), resp.json().await.unwrap(), elapsed)
+}
+
+#[tokio::test]
+async fn the_three_tasks_run_at_once_and_each_reports() {
+    let (_service, base) = start().await;
+
+    // Tasks take 100, 50 and 150 ms: together about the slowest, never the sum (300 ms).
+    let (status, body, elapsed) = submit(
+        &base,
+        json!({"patientId": "P-1001", "patientName": "张三", "painScore": 8}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["complete"], true, "{body}");
+    assert_eq!(body["alerted"], true, "pain 8 > threshold 7: {body}");
+    let tasks = body["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 3);
+    assert!(tasks.iter().all(|t| t["ok"] == true), "{body}");
+    let server_ms = body["elapsedMs"].as_i64().unwrap();
+    assert!(
+        (140..280).contains(&server_ms),
+        "took {server_ms} ms: not concurrent? {body}"
+    );
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+
+    let (_, body, _) = submit(&base, json!({"patientId": "P-1002", "painScore": 3})).await;
+    assert_eq!(body["alerted"], false, "{body}");
+
+    // One task fails: the failure is reported, the other tasks still ran and report too.
+    let (status, body, _) = submit(&base, json!({"patientId": " ", "painScore": 9})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["complete"], false, "{body}");
+    let tasks = body["tasks"].as_array().unwrap();
+    let store = tasks.iter().find(|t| t["task"] == "store").unwrap();
+    assert_eq!(store["ok"], false);
+    assert!(
+        store["detail"]
+            .as_str()
+            .unwrap()
+            .contains("patientId is empty")
+    );
+    assert!(
+        tasks.iter().filter(|t| t["ok"] == true).count() == 2,
+        "{body}"
+    );
+
+    // The contract's range=[0:10]: a 400 naming the field.
+    let (status, body, _) = submit(&base, json!({"patientId": "P-1", "painScore": 11})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["msg"].as_str().unwrap().contains("painScore"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn export_is_for_admins_only() {
+    let (_service, base) = start().await;
+    submit(&base, json!({"patientId": "P-7", "painScore": 2})).await;
+    let client = reqwest::Client::new();
+
+    let denied = client.get(format!("{base}/export")).send().await.unwrap();
+    assert_eq!(denied.status(), 403);
+    let denied = client
+        .get(format!("{base}/export"))
+        .header("X-User-Role", "doctor")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+
+    let ok = client
+        .get(format!("{base}/export"))
+        .header("X-User-Role", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["format"], "json", "default=json: {body}");
+    let rows = body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0]["patientRef"].as_str().unwrap().starts_with("anon-"),
+        "de-identified: {body}"
+    );
+    assert!(
+        !body.to_string().contains("P-7"),
+        "the patient id must not leak: {body}"
+    );
+}
+
+#[tokio::test]
+async fn the_jwt_group_needs_a_valid_token() {
+    let (_service, base) = start().await;
+    let client = reqwest::Client::new();
+    let missing = client.get(format!("{base}/me")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let claims = json!({"sub": "doctor-42", "role": "investigator", "exp": exp});
+    let sign = |secret: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let forged = client
+        .get(format!("{base}/me"))
+        .bearer_auth(sign("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+
+    let ok = client
+        .get(format!("{base}/me"))
+        .bearer_auth(sign(SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"subject": "doctor-42", "role": "investigator"})
+    );
+}
