@@ -74,15 +74,22 @@ impl RpcClient {
     /// never fails because a server is down; with `false` it fails unless an endpoint answers
     /// within `Timeout`.
     pub async fn connect(conf: &RpcClientConf) -> Result<RpcClient, RpcError> {
+        let client = Self::connect_lazy(conf)?;
+        if !conf.non_block {
+            let wait = client.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+            check_reachable(&client.endpoints, wait, &shown(conf)).await?;
+        }
+        Ok(client)
+    }
+
+    /// Builds the client for `conf` without waiting for any server (whatever `NonBlock`
+    /// says), for synchronous setup code such as `ServiceContext::new`. Must be called
+    /// inside the tokio runtime.
+    pub fn connect_lazy(conf: &RpcClientConf) -> Result<RpcClient, RpcError> {
         let timeout = (conf.timeout > 0).then(|| Duration::from_millis(conf.timeout));
-        let connect_timeout = timeout.unwrap_or(Duration::from_secs(2));
-        let (pool, sender) = balance::pool(connect_timeout);
+        let connect_timeout = timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let target = conf.target.as_deref().map(str::trim).unwrap_or("");
-        let shown = if conf.endpoints.is_empty() {
-            target.to_owned()
-        } else {
-            conf.endpoints.join(",")
-        };
+        let (pool, sender) = balance::pool(connect_timeout);
         if !conf.endpoints.is_empty() {
             for e in &conf.endpoints {
                 balance::endpoint(&balance::normalize(e), connect_timeout).map_err(|err| {
@@ -98,10 +105,7 @@ impl RpcClient {
         } else {
             return Err(RpcError::NoTarget);
         }
-        if !conf.non_block {
-            check_reachable(&sender, connect_timeout, &shown).await?;
-        }
-        crate::rpc::metrics::get();
+        super::metrics::get();
         Ok(RpcClient {
             pool,
             timeout,
@@ -113,6 +117,16 @@ impl RpcClient {
     /// The endpoints calls are balanced across now.
     pub fn endpoints(&self) -> Vec<String> {
         self.endpoints.known()
+    }
+}
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn shown(conf: &RpcClientConf) -> String {
+    if conf.endpoints.is_empty() {
+        conf.target.clone().unwrap_or_default()
+    } else {
+        conf.endpoints.join(",")
     }
 }
 

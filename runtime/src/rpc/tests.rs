@@ -389,6 +389,10 @@ async fn non_block_decides_whether_a_down_server_fails_startup() {
         "{err:?}"
     );
     c.non_block = false;
+    assert!(
+        RpcClient::connect_lazy(&c).is_ok(),
+        "lazy whatever NonBlock says"
+    );
     let err = RpcClient::connect(&c).await.unwrap_err();
     assert!(matches!(err, RpcError::Unavailable { .. }), "{err}");
     // A target through the DNS resolver.
@@ -558,4 +562,99 @@ fn tokio_stream_once<T: Send + 'static>(
     item: T,
 ) -> impl futures_util::Stream<Item = T> + Send + 'static {
     futures_util::stream::iter([item])
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_calls_finish() {
+    // A SIGTERM listener of our own first: from then on the signal no longer kills the
+    // process, and `start` (which listens for it too) gets it.
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = conf();
+    c.listen_on = format!("127.0.0.1:{port}");
+    c.shutdown.wrap_up_time = 100;
+    let mut server = RpcServer::new(c);
+    server.add_service(Echo::named("term"));
+    let serving = tokio::spawn(server.start());
+    let client = RpcClient::connect(&RpcClientConf {
+        non_block: false,
+        ..RpcClientConf::endpoints([format!("127.0.0.1:{port}")])
+    })
+    .await
+    .unwrap();
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move {
+            echo(
+                &client,
+                EchoReq {
+                    sleep_ms: 500,
+                    ..msg("draining")
+                },
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    term.recv().await;
+    assert_eq!(slow.await.unwrap().unwrap().msg, "draining");
+    serving.await.unwrap().unwrap();
+    let err = echo(&client, msg("after")).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shedding_answers_resource_exhausted_under_forced_overload() {
+    let cpu = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut server = RpcServer::with_cpu_source(
+        RpcServerConf {
+            mode: Mode::Pro,
+            cpu_threshold: 800,
+            ..conf()
+        },
+        crate::load::CpuSource::Fixed(cpu.clone()),
+    );
+    server.add_service(Echo::default());
+    let running = server.listen().await.unwrap();
+    let client = client_for(&running, |c| c.breaker = false).await;
+    cpu.store(1000, Ordering::Relaxed);
+    let mut shed = 0;
+    for _ in 0..3 {
+        let batch: Vec<_> = (0..40)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let req = EchoReq {
+                        sleep_ms: 50,
+                        ..msg("load")
+                    };
+                    echo(&client, req).await
+                })
+            })
+            .collect();
+        for t in batch {
+            match t.await.unwrap() {
+                Ok(_) => {}
+                Err(e) if e.code() == Code::ResourceExhausted => shed += 1,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+    }
+    assert!(shed > 0, "nothing was shed");
+    running.shutdown();
+    running.wait().await.unwrap();
 }
