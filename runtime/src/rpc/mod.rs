@@ -15,6 +15,7 @@ pub(crate) mod metrics;
 mod recover;
 mod server;
 mod shedding;
+mod status;
 #[cfg(test)]
 mod tests;
 mod timeout;
