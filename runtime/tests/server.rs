@@ -601,3 +601,55 @@ async fn prometheus_listener_serves_metrics() {
     running.shutdown();
     running.wait().await.unwrap();
 }
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let mut server = Server::new(conf("Cors:\n  AllowOrigins: [\"https://app.example\"]\n"));
+    server.add_routes(RouteGroup::new().route("/x", get(|| async { "x" })));
+    let (running, base) = start(server).await;
+    let c = client();
+    let preflight = |origin: &'static str| {
+        c.request(reqwest::Method::OPTIONS, format!("{base}/x"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let ok = preflight("https://app.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_shedding_outside_pro_mode() {
+    let cpu = Arc::new(AtomicU64::new(1000));
+    let mut server = Server::with_cpu_source(conf("Mode: dev\n"), CpuSource::Fixed(cpu));
+    server.add_routes(RouteGroup::new().route(
+        "/work",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            "ok"
+        }),
+    ));
+    let (running, base) = start(server).await;
+    let c = client();
+    for _ in 0..3 {
+        let batch: Vec<_> = (0..40)
+            .map(|_| {
+                let c = c.clone();
+                let url = format!("{base}/work");
+                tokio::spawn(async move { c.get(url).send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        for t in batch {
+            assert_eq!(t.await.unwrap(), 200, "dev mode never sheds");
+        }
+    }
+    running.shutdown();
+    running.wait().await.unwrap();
+}
