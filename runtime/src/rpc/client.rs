@@ -88,7 +88,7 @@ impl RpcClient {
     pub fn connect_lazy(conf: &RpcClientConf) -> Result<RpcClient, RpcError> {
         let timeout = (conf.timeout > 0).then(|| Duration::from_millis(conf.timeout));
         let connect_timeout = timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let target = conf.target.as_deref().map(str::trim).unwrap_or("");
+        let target = conf.target().unwrap_or_default();
         let (pool, sender) = balance::pool(connect_timeout);
         if !conf.endpoints.is_empty() {
             for e in &conf.endpoints {
@@ -101,7 +101,7 @@ impl RpcClient {
                 sender.insert(e);
             }
         } else if !target.is_empty() {
-            balance::resolver_for(target)?.resolve(target, sender.clone())?;
+            balance::resolver_for(&target)?.resolve(&target, sender.clone())?;
         } else {
             return Err(RpcError::NoTarget);
         }
@@ -124,7 +124,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn shown(conf: &RpcClientConf) -> String {
     if conf.endpoints.is_empty() {
-        conf.target.clone().unwrap_or_default()
+        conf.target().unwrap_or_default()
     } else {
         conf.endpoints.join(",")
     }
@@ -199,7 +199,8 @@ impl Service<http::Request<Body>> for RpcClient {
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let start = Instant::now();
         let method: Arc<str> = Arc::from(req.uri().path());
-        super::trace::inject(req.headers_mut());
+        let span = super::trace::client_span(&method);
+        super::trace::inject(req.headers_mut(), span.as_ref());
         let deadline = effective(self.timeout, req.headers());
         let timeout_header = deadline.and_then(|d| format_grpc_timeout(d).parse().ok());
         if let Some(v) = timeout_header {
@@ -212,7 +213,7 @@ impl Service<http::Request<Body>> for RpcClient {
             return Box::pin(std::future::ready(Ok(resp)));
         }
         let fut = self.pool.call(req);
-        Box::pin(async move {
+        let call = async move {
             let res = match deadline {
                 Some(d) => match tokio::time::timeout(d, fut).await {
                     Ok(r) => r,
@@ -231,6 +232,10 @@ impl Service<http::Request<Body>> for RpcClient {
             }
             super::metrics::get().client(&method, code, start.elapsed().as_secs_f64() * 1000.0);
             Ok(resp)
-        })
+        };
+        match span {
+            Some(span) => Box::pin(tracing::Instrument::instrument(call, span)),
+            None => Box::pin(call),
+        }
     }
 }

@@ -77,6 +77,9 @@ pub struct RpcServerConf {
     /// go-zero's Redis-backed app-key auth switch; accepted, not implemented (a warning is
     /// logged when set).
     pub auth: bool,
+    /// go-zero's registration in etcd: accepted; publishing comes with discovery (a later
+    /// issue), a warning is logged when `Hosts` is set.
+    pub etcd: EtcdConf,
     /// Graceful shutdown timings.
     pub shutdown: ShutdownConf,
     /// On/off switches for the built-in interceptors.
@@ -100,6 +103,7 @@ impl Default for RpcServerConf {
             dev_server: DevServerConf::default(),
             health: true,
             auth: false,
+            etcd: EtcdConf::default(),
             shutdown: ShutdownConf::default(),
             middlewares: RpcMiddlewaresConf::default(),
             unknown_keys: Vec::new(),
@@ -201,6 +205,9 @@ pub struct RpcClientConf {
     /// Instead of `Endpoints`: `host:port`, `dns:///host:port`, or a scheme a registered
     /// resolver serves (see [`super::register_resolver`]), e.g. `etcd://...` later.
     pub target: Option<String>,
+    /// go-zero's discovery section (`Hosts`, `Key`): stands for the target
+    /// `etcd://host1,host2/Key`, served once an `etcd` resolver is registered.
+    pub etcd: EtcdConf,
     /// Per-call timeout in ms (default 2000, 0 disables); a smaller deadline set on the
     /// request wins.
     #[serde(deserialize_with = "millis")]
@@ -216,6 +223,7 @@ impl Default for RpcClientConf {
         RpcClientConf {
             endpoints: Vec::new(),
             target: None,
+            etcd: EtcdConf::default(),
             timeout: 2000,
             non_block: true,
             breaker: true,
@@ -237,13 +245,42 @@ impl RpcClientConf {
     }
 }
 
+impl RpcClientConf {
+    /// Where calls go when `Endpoints` is empty: `Target`, else the `Etcd` section as
+    /// `etcd://hosts/key`.
+    pub fn target(&self) -> Option<String> {
+        match self.target.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => Some(t.to_owned()),
+            _ if !self.etcd.hosts.is_empty() => Some(format!(
+                "etcd://{}/{}",
+                self.etcd.hosts.join(","),
+                self.etcd.key
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// go-zero's `discov.EtcdConf`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct EtcdConf {
+    /// etcd endpoints, `host:port`.
+    pub hosts: Vec<String>,
+    /// The key the service registers under (e.g. `trial.rpc`).
+    pub key: String,
+    /// etcd user.
+    pub user: String,
+    /// etcd password.
+    pub pass: String,
+}
+
 impl Validate for RpcClientConf {
     fn validate(&self) -> Vec<(String, String)> {
-        let no_target = self.target.as_deref().is_none_or(|t| t.trim().is_empty());
-        if self.endpoints.is_empty() && no_target {
+        if self.endpoints.is_empty() && self.target().is_none() {
             vec![(
                 "Endpoints".into(),
-                "set `Endpoints` or `Target` to reach the service".into(),
+                "set `Endpoints`, `Target` or `Etcd` to reach the service".into(),
             )]
         } else {
             Vec::new()
@@ -337,6 +374,19 @@ mod tests {
         let keys: Vec<&str> = errs.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(keys, ["Name", "ListenOn"]);
         assert_eq!(RpcClientConf::default().validate()[0].0, "Endpoints");
+        let etcd = RpcClientConf {
+            etcd: EtcdConf {
+                hosts: vec!["10.0.0.1:2379".into(), "10.0.0.2:2379".into()],
+                key: "trial.rpc".into(),
+                ..EtcdConf::default()
+            },
+            ..RpcClientConf::default()
+        };
+        assert_eq!(
+            etcd.target().as_deref(),
+            Some("etcd://10.0.0.1:2379,10.0.0.2:2379/trial.rpc")
+        );
+        assert!(etcd.validate().is_empty());
         assert_eq!(split_host_port(":80"), Some(("0.0.0.0".into(), 80)));
         assert_eq!(split_host_port("[::1]:80"), Some(("::1".into(), 80)));
         assert_eq!(parse_ms("1500"), Some(1500));

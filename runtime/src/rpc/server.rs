@@ -55,6 +55,12 @@ impl RpcServer {
         for key in &conf.unknown_keys {
             tracing::warn!(key = %key, "unknown config key ignored");
         }
+        if !conf.etcd.hosts.is_empty() {
+            tracing::warn!(
+                key = %conf.etcd.key,
+                "Etcd: registration is not implemented yet; clients need Endpoints or Target"
+            );
+        }
         if conf.auth {
             tracing::warn!(
                 "Auth: app-key authentication is not implemented; calls are not checked"
@@ -293,9 +299,13 @@ where
     let http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     let local = listener.local_addr().ok();
     let mut drain = std::pin::pin!(drain);
+    // Connections are tasks of this set, so when `Shutdown.WaitTime` runs out and this future
+    // is dropped, the calls still running are dropped with it.
+    let mut conns = tokio::task::JoinSet::new();
     loop {
         let (stream, remote) = tokio::select! {
             _ = &mut drain => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -320,7 +330,7 @@ where
             });
         let conn = http2.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        conns.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "rpc connection ended");
             }
@@ -328,6 +338,7 @@ where
     }
     drop(listener);
     graceful.shutdown().await;
+    conns.shutdown().await;
     Ok(())
 }
 

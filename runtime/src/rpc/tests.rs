@@ -658,3 +658,32 @@ async fn shedding_answers_resource_exhausted_under_forced_overload() {
     running.shutdown();
     running.wait().await.unwrap();
 }
+
+#[tokio::test]
+async fn calls_outliving_wait_time_are_dropped() {
+    let mut c = conf();
+    c.shutdown.wait_time = 200;
+    let running = serve(c, Echo::default()).await;
+    let client = client_for(&running, |c| c.timeout = 0).await;
+    let stuck = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let req = EchoReq {
+                sleep_ms: 10_000,
+                ..msg("stuck")
+            };
+            echo(&client, req).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    running.shutdown();
+    running.wait().await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let err = tokio::time::timeout(Duration::from_secs(2), stuck)
+        .await
+        .expect("the stuck call ends with the server")
+        .unwrap()
+        .unwrap_err();
+    assert_ne!(err.code(), Code::Ok);
+}

@@ -163,14 +163,28 @@ fn current() -> Option<TraceContext> {
     })
 }
 
-/// Client side: writes the caller's `traceparent` into the outgoing metadata, unless the
-/// caller set one explicitly.
-pub(crate) fn inject(headers: &mut http::HeaderMap) {
+/// Client side: a span for the outgoing call when spans are exported (a child of the
+/// current one), else none.
+pub(crate) fn client_span(method: &str) -> Option<tracing::Span> {
+    crate::setup::otel_enabled().then(|| {
+        tracing::info_span!(
+            "grpc.client",
+            otel.name = %method,
+            otel.kind = "client",
+            rpc.system = "grpc",
+            rpc.method = %method,
+        )
+    })
+}
+
+/// Client side: writes the `traceparent` of the call's span (or of the request being served)
+/// into the outgoing metadata, unless the caller set one explicitly.
+pub(crate) fn inject(headers: &mut http::HeaderMap, span: Option<&tracing::Span>) {
     if headers.contains_key("traceparent") {
         return;
     }
-    if crate::setup::otel_enabled() {
-        let cx = tracing::Span::current().context();
+    if let Some(span) = span {
+        let cx = span.context();
         if cx.span().span_context().is_valid() {
             TraceContextPropagator::new().inject_context(&cx, &mut HeadersMut(headers));
             return;
