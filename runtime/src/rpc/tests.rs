@@ -200,6 +200,18 @@ async fn unary_echo_and_health() {
         health(running.addr(), "nope").await.unwrap_err().code(),
         Code::NotFound
     );
+    // tonic's generated client (here the health one) runs over `RpcClient` unchanged, as
+    // rustctl's generated `FooClient::new(client)` does.
+    let mut generated = HealthClient::new(client.clone());
+    let status = generated
+        .check(HealthCheckRequest {
+            service: "test.Echo".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, serving);
     running.shutdown();
     running.wait().await.unwrap();
 }
