@@ -1,0 +1,22 @@
+//! The service context: the configuration and the client of `trial-rpc`.
+
+use rustctl_runtime::rpc::RpcError;
+use trial_rpc::trialclient::Trial;
+
+use crate::config::Config;
+
+/// Shared by every request.
+pub struct ServiceContext {
+    /// The loaded configuration.
+    pub config: Config,
+    /// `trial.Trial` over the runtime's gRPC client (balancing, breaker, timeout, tracing).
+    pub trial: Trial,
+}
+
+impl ServiceContext {
+    /// Builds the context; connects lazily unless `TrialRpc.NonBlock` is false.
+    pub async fn new(config: Config) -> Result<Self, RpcError> {
+        let trial = Trial::connect(&config.app.trial_rpc).await?;
+        Ok(Self { config, trial })
+    }
+}
