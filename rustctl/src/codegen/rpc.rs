@@ -48,6 +48,8 @@ struct MethodView<'a> {
     signature: String,
     unused: String,
     streaming_out: bool,
+    /// Whether the logic takes the request (not for `google.protobuf.Empty`).
+    takes_req: bool,
 }
 
 #[derive(Serialize)]
@@ -214,7 +216,7 @@ fn method_view<'a>(
     if m.client_streaming {
         params.push(format!("stream: Streaming<{}>", m.input));
         unused.push("stream");
-    } else {
+    } else if m.input != "()" {
         params.push(format!("req: {}", m.input));
         unused.push("req");
     }
@@ -243,8 +245,13 @@ fn method_view<'a>(
             m.rust_name
         ),
         signature: signature(&m.rust_name, &params, &ret),
-        unused: format!("({})", unused.join(", ")),
+        unused: if unused.len() == 1 {
+            unused[0].to_string()
+        } else {
+            format!("({})", unused.join(", "))
+        },
         streaming_out,
+        takes_req: m.client_streaming || m.input != "()",
     }
 }
 
