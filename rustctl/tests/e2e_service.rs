@@ -163,3 +163,31 @@ fn a_contract_using_every_feature_compiles_without_warnings_and_passes_clippy() 
         String::from_utf8_lossy(&fmt.stdout)
     );
 }
+
+#[test]
+fn grpc_services_with_every_streaming_kind_compile_without_warnings_and_pass_clippy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/proto/valid/streams.proto");
+    rustctl(
+        &["rpc", "protoc", proto.to_str().unwrap(), "--out", "streams"],
+        tmp.path(),
+    );
+    rustctl(&["rpc", "new", "pinger", "--dir", "."], tmp.path());
+    for svc in ["streams", "pinger"] {
+        let dir = tmp.path().join(svc);
+        cargo(
+            &dir,
+            &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
+        );
+        let fmt = Command::new(env!("CARGO"))
+            .args(["fmt", "--check"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            fmt.status.success(),
+            "{svc}: {}",
+            String::from_utf8_lossy(&fmt.stdout)
+        );
+    }
+}
