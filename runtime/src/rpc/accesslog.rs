@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, code_of, done};
+use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, on_end};
 
 /// The access-log interceptor.
 #[derive(Clone, Copy, Debug)]
@@ -41,23 +41,23 @@ impl Intercept for AccessLog {
         let fut = next(req);
         Box::pin(async move {
             let resp = done(fut.await);
-            let elapsed = start.elapsed();
-            let code = code_of(&resp);
-            let duration = fmt_ms(elapsed);
-            tracing::info!(
-                target: "access",
-                duration = %duration,
-                code = code as i32,
-                "[RPC] {code:?} - {method} - {remote}"
-            );
-            if elapsed > slow {
-                tracing::warn!(
+            on_end(resp, move |code| {
+                let elapsed = start.elapsed();
+                let duration = fmt_ms(elapsed);
+                tracing::info!(
                     target: "access",
                     duration = %duration,
-                    "[RPC] slowcall - {method} - {remote} - slowcall({duration})"
+                    code = code as i32,
+                    "[RPC] {code:?} - {method} - {remote}"
                 );
-            }
-            resp
+                if elapsed > slow {
+                    tracing::warn!(
+                        target: "access",
+                        duration = %duration,
+                        "[RPC] slowcall - {method} - {remote} - slowcall({duration})"
+                    );
+                }
+            })
         })
     }
 }

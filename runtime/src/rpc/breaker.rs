@@ -9,8 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use super::intercept::{
-    Call, CallFuture, Intercept, RpcRequest, RpcResponse, acceptable, code_of, done,
-    status_response,
+    Call, CallFuture, Intercept, RpcRequest, RpcResponse, acceptable, done, on_end, status_response,
 };
 use crate::breaker::Breaker;
 
@@ -84,8 +83,7 @@ impl Intercept for BreakerIntercept {
         let fut = next(req);
         Box::pin(async move {
             let resp = done(fut.await);
-            breaker.record(acceptable(code_of(&resp)));
-            resp
+            on_end(resp, move |code| breaker.record(acceptable(code)))
         })
     }
 }

@@ -15,7 +15,7 @@ use tower::Service;
 use super::balance::{self, EndpointSender, Pool};
 use super::breaker::{Breakers, open_status};
 use super::conf::RpcClientConf;
-use super::intercept::{acceptable, code_of, format_grpc_timeout, status_response};
+use super::intercept::{acceptable, format_grpc_timeout, on_end, status_response};
 use super::timeout::effective;
 
 /// Why a client could not be built.
@@ -226,12 +226,12 @@ impl Service<http::Request<Body>> for RpcClient {
                 Ok(resp) => resp,
                 Err(e) => status_response(transport_status(e, deadline)),
             };
-            let code = code_of(&resp);
-            if let Some(b) = breaker {
-                b.record(acceptable(code));
-            }
-            super::metrics::get().client(&method, code, start.elapsed().as_secs_f64() * 1000.0);
-            Ok(resp)
+            Ok(on_end(resp, move |code| {
+                if let Some(b) = breaker {
+                    b.record(acceptable(code));
+                }
+                super::metrics::get().client(&method, code, start.elapsed().as_secs_f64() * 1000.0);
+            }))
         };
         match span {
             Some(span) => Box::pin(tracing::Instrument::instrument(call, span)),

@@ -74,6 +74,85 @@ pub(crate) fn code_of(resp: &RpcResponse) -> tonic::Code {
     }
 }
 
+/// Runs `f` with the call's final code when the call ends: at once for trailers-only answers
+/// (errors, refusals), otherwise when the body's trailers carry `grpc-status` (the end of a
+/// unary reply or of a stream). A body dropped before its end (client gone, connection
+/// closed) ends the call as CANCELLED.
+pub(crate) fn on_end(
+    resp: RpcResponse,
+    f: impl FnOnce(tonic::Code) + Send + 'static,
+) -> RpcResponse {
+    let trailers_only = resp.extensions().get::<tonic::Status>().is_some()
+        || resp.headers().contains_key("grpc-status")
+        || resp.status() != http::StatusCode::OK
+        || http_body::Body::is_end_stream(resp.body());
+    if trailers_only {
+        f(code_of(&resp));
+        return resp;
+    }
+    resp.map(|inner| {
+        Body::new(EndObserved {
+            inner,
+            on_end: Some(Box::new(f)),
+        })
+    })
+}
+
+/// A response body that reports the call's final code once.
+struct EndObserved {
+    inner: Body,
+    on_end: Option<Box<dyn FnOnce(tonic::Code) + Send>>,
+}
+
+impl EndObserved {
+    fn finish(&mut self, code: tonic::Code) {
+        if let Some(f) = self.on_end.take() {
+            f(code);
+        }
+    }
+}
+
+impl http_body::Body for EndObserved {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, tonic::Status>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = tonic::Status::from_header_map(trailers)
+                        .map_or(tonic::Code::Unknown, |s| s.code());
+                    this.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => this.finish(status.code()),
+            // Ended without trailers: not a proper gRPC answer.
+            Poll::Ready(None) => this.finish(tonic::Code::Unknown),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for EndObserved {
+    fn drop(&mut self) {
+        self.finish(tonic::Code::Cancelled);
+    }
+}
+
 /// go-zero's `codes.Acceptable`: which outcomes count as a success for breakers.
 pub(crate) fn acceptable(code: tonic::Code) -> bool {
     !matches!(

@@ -146,9 +146,9 @@ impl super::intercept::Intercept for Metered {
         let fut = next(req);
         Box::pin(async move {
             let resp = super::intercept::done(fut.await);
-            let code = super::intercept::code_of(&resp);
-            get().server(&method, code, start.elapsed().as_secs_f64() * 1000.0);
-            resp
+            super::intercept::on_end(resp, move |code| {
+                get().server(&method, code, start.elapsed().as_secs_f64() * 1000.0);
+            })
         })
     }
 }

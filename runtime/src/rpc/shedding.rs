@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::intercept::{
-    Call, CallFuture, Intercept, RpcRequest, RpcResponse, code_of, done, status_response,
+    Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, on_end, status_response,
 };
 use crate::load::Shedder;
 
@@ -32,12 +32,13 @@ impl Intercept for Shedding {
         let fut = next(req);
         Box::pin(async move {
             let resp = done(fut.await);
-            if code_of(&resp) == tonic::Code::DeadlineExceeded {
-                promise.fail();
-            } else {
-                promise.pass();
-            }
-            resp
+            on_end(resp, move |code| {
+                if code == tonic::Code::DeadlineExceeded {
+                    promise.fail();
+                } else {
+                    promise.pass();
+                }
+            })
         })
     }
 }

@@ -98,6 +98,38 @@ impl tonic::server::UnaryService<EchoReq> for EchoMethod {
     }
 }
 
+/// `rpc Stream(EchoReq) returns (stream EchoResp)`: three replies, then `fail_code` if set.
+struct StreamMethod(Echo);
+
+type EchoStream = Pin<Box<dyn futures_util::Stream<Item = Result<EchoResp, Status>> + Send>>;
+
+impl tonic::server::ServerStreamingService<EchoReq> for StreamMethod {
+    type Response = EchoResp;
+    type ResponseStream = EchoStream;
+    type Future = BoxFut<Result<tonic::Response<EchoStream>, Status>>;
+
+    fn call(&mut self, req: tonic::Request<EchoReq>) -> Self::Future {
+        let server = self.0.server.to_string();
+        Box::pin(async move {
+            let r = req.into_inner();
+            let mut items: Vec<Result<EchoResp, Status>> = (0..3)
+                .map(|i| {
+                    Ok(EchoResp {
+                        msg: format!("{}{i}", r.msg),
+                        server: server.clone(),
+                        ..EchoResp::default()
+                    })
+                })
+                .collect();
+            if r.fail_code != 0 {
+                items.push(Err(Status::new(Code::from(r.fail_code), "stream broke")));
+            }
+            let stream: EchoStream = Box::pin(futures_util::stream::iter(items));
+            Ok(tonic::Response::new(stream))
+        })
+    }
+}
+
 impl Service<http::Request<Body>> for Echo {
     type Response = http::Response<Body>;
     type Error = Infallible;
@@ -113,6 +145,10 @@ impl Service<http::Request<Body>> for Echo {
             "/test.Echo/Echo" => Box::pin(async move {
                 let mut grpc = tonic::server::Grpc::new(ProstCodec::<EchoResp, EchoReq>::default());
                 Ok(grpc.unary(EchoMethod(echo), req).await)
+            }),
+            "/test.Echo/Stream" => Box::pin(async move {
+                let mut grpc = tonic::server::Grpc::new(ProstCodec::<EchoResp, EchoReq>::default());
+                Ok(grpc.server_streaming(StreamMethod(echo), req).await)
             }),
             _ => Box::pin(async { Ok(Status::unimplemented("no such method").into_http()) }),
         }
@@ -698,4 +734,67 @@ async fn calls_outliving_wait_time_are_dropped() {
         .unwrap()
         .unwrap_err();
     assert_ne!(err.code(), Code::Ok);
+}
+
+/// Reads a whole `test.Echo/Stream` reply: the messages and how it ended.
+async fn stream(client: &RpcClient, req: EchoReq) -> (Vec<String>, Code) {
+    let mut grpc = tonic::client::Grpc::new(client.clone());
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/test.Echo/Stream");
+    let codec = ProstCodec::<EchoReq, EchoResp>::default();
+    let mut s = match grpc
+        .server_streaming(tonic::Request::new(req), path, codec)
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(e) => return (Vec::new(), e.code()),
+    };
+    let mut got = Vec::new();
+    loop {
+        match s.message().await {
+            Ok(Some(m)) => got.push(m.msg),
+            Ok(None) => return (got, Code::Ok),
+            Err(e) => return (got, e.code()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn streams_are_recorded_when_they_end() {
+    let mut c = conf();
+    c.dev_server = DevServerConf {
+        enabled: true,
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..DevServerConf::default()
+    };
+    let running = serve(c, Echo::default()).await;
+    let client = client_for(&running, |_| {}).await;
+    let (got, code) = stream(&client, msg("s")).await;
+    assert_eq!(
+        (got, code),
+        (vec!["s0".into(), "s1".into(), "s2".into()], Code::Ok)
+    );
+    let (got, code) = stream(
+        &client,
+        EchoReq {
+            fail_code: Code::DataLoss as i32,
+            ..msg("f")
+        },
+    )
+    .await;
+    assert_eq!((got.len(), code), (3, Code::DataLoss));
+    let url = format!("http://{}/metrics", running.dev_addr().unwrap());
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    // The code is the one in the stream's trailers, not the OK the response started with.
+    for side in ["server", "client"] {
+        for code in ["0", "15"] {
+            let want = format!(
+                "rpc_{side}_requests_code_total{{method=\"/test.Echo/Stream\",code=\"{code}\"}} 1"
+            );
+            assert!(text.lines().any(|l| l == want), "{want} missing:\n{text}");
+        }
+    }
+    running.shutdown();
+    running.wait().await.unwrap();
 }

@@ -132,11 +132,10 @@ impl Intercept for Trace {
         };
         Box::pin(async move {
             let resp = done(fut.instrument(span.clone()).await);
-            span.record(
-                "rpc.grpc.status_code",
-                super::intercept::code_of(&resp) as i32,
-            );
-            resp
+            // The span lasts until the call ends (a stream's last message).
+            super::intercept::on_end(resp, move |code| {
+                span.record("rpc.grpc.status_code", code as i32);
+            })
         })
     }
 }
