@@ -246,7 +246,10 @@ impl Server {
                 .option_layer(on.recover.then(recover))
                 .option_layer(on.trace.then(|| HandleLayer(Trace::new(full))))
                 .option_layer(on.log.then(|| {
-                    HandleLayer(AccessLog::new(Duration::from_millis(c.log.slow_threshold)))
+                    HandleLayer(
+                        AccessLog::new(Duration::from_millis(c.log.slow_threshold))
+                            .verbose(c.verbose),
+                    )
                 }))
                 .option_layer(on.prometheus.then(|| {
                     HandleLayer(MetricsMiddleware::new(self.metrics.clone(), path.clone()))

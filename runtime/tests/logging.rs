@@ -15,7 +15,7 @@ async fn json_lines_carry_ids_access_and_slowcall() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap().to_owned();
     let mut server = Server::new(conf(&format!(
-        "Log:\n  Mode: file\n  Path: {path}\n  SlowThreshold: 1ms\n"
+        "Verbose: true\nLog:\n  Mode: file\n  Path: {path}\n  SlowThreshold: 1ms\n"
     )));
     server.add_routes(RouteGroup::new().route(
         "/hello",
@@ -30,6 +30,7 @@ async fn json_lines_carry_ids_access_and_slowcall() {
     let r = client()
         .get(format!("http://{}/hello", running.addr()))
         .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
+        .header("authorization", "Bearer top-secret")
         .send()
         .await
         .unwrap();
@@ -78,17 +79,32 @@ async fn json_lines_carry_ids_access_and_slowcall() {
     let access: Vec<&Value> = lines
         .iter()
         .filter(|v| {
+            let c = v["content"].as_str().unwrap_or("");
             v["level"] == "info"
-                && v["content"]
-                    .as_str()
-                    .unwrap_or("")
-                    .starts_with("[HTTP] 200 - GET /hello")
+                && c.starts_with("[HTTP] 200 - GET /hello - ")
+                && !c.ends_with(" - details")
         })
         .collect();
     assert_eq!(access.len(), 1, "one access line per request: {lines:#?}");
     assert_eq!(access[0]["trace"], trace);
     assert_eq!(access[0]["span"], inside["span"]);
     assert!(access[0]["duration"].as_str().unwrap().ends_with("ms"));
+
+    let details = find(&|v| v["content"] == "[HTTP] 200 - GET /hello - details");
+    let req_headers = details["request_headers"].as_str().unwrap();
+    assert!(
+        req_headers.contains("authorization: <redacted>"),
+        "{details}"
+    );
+    assert!(!details.to_string().contains("top-secret"), "{details}");
+    assert!(
+        details["response_headers"]
+            .as_str()
+            .unwrap()
+            .contains("content-type: text/plain"),
+        "{details}"
+    );
+    assert_eq!(details["trace"], trace);
 
     let slow = find(&|v| v["content"].as_str().unwrap_or("").contains("slowcall"));
     assert_eq!(slow["level"], "warn");

@@ -1,5 +1,7 @@
 //! One access-log line per request (go-zero's `[HTTP] code - method path - remote - agent`
-//! with a `duration` field) and a `slowcall` warning past `Log.SlowThreshold`.
+//! with a `duration` field) and a `slowcall` warning past `Log.SlowThreshold`. With `Verbose`
+//! a second line carries the request and response headers (credentials redacted), like
+//! go-zero's detailed log handler (which also dumps bodies; this one does not buffer them).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,12 +18,43 @@ use super::{Handle, ResponseFuture, done};
 #[derive(Clone, Copy)]
 pub struct AccessLog {
     slow: Duration,
+    verbose: bool,
 }
 
 impl AccessLog {
     /// Warns about calls slower than `slow`.
     pub fn new(slow: Duration) -> Self {
-        AccessLog { slow }
+        AccessLog {
+            slow,
+            verbose: false,
+        }
+    }
+
+    /// Also logs request and response headers (`Verbose`).
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+}
+
+/// Headers as `name: value` pairs, with credentials redacted.
+struct Headers(http::HeaderMap);
+
+impl std::fmt::Display for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            let secret = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE].contains(name);
+            match (secret, value.to_str()) {
+                (true, _) => write!(f, "{name}: <redacted>")?,
+                (false, Ok(v)) => write!(f, "{name}: {v}")?,
+                (false, Err(_)) => write!(f, "{name}: <binary>")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -48,6 +81,7 @@ impl Handle for AccessLog {
             .map(|c| c.0);
         let agent = req.headers().get(http::header::USER_AGENT).cloned();
         let slow = self.slow;
+        let req_headers = self.verbose.then(|| req.headers().clone());
         let fut = next(req);
         Box::pin(async move {
             let resp = done(fut.await);
@@ -61,6 +95,14 @@ impl Handle for AccessLog {
                 duration = %duration,
                 "[HTTP] {code} - {method} {uri} - {remote} - {agent}"
             );
+            if let Some(h) = req_headers {
+                tracing::info!(
+                    target: "access",
+                    request_headers = %Headers(h),
+                    response_headers = %Headers(resp.headers().clone()),
+                    "[HTTP] {code} - {method} {uri} - details"
+                );
+            }
             if elapsed > slow {
                 tracing::warn!(
                     target: "access",
@@ -92,6 +134,15 @@ mod tests {
     #[test]
     fn formats_like_go_zero() {
         assert_eq!(Ms(Duration::from_micros(12_345)).to_string(), "12.3ms");
+    }
+
+    #[test]
+    fn verbose_headers_redact_credentials() {
+        let mut h = http::HeaderMap::new();
+        h.insert("x-a", "1".parse().unwrap());
+        h.insert("authorization", "Bearer secret".parse().unwrap());
+        let shown = Headers(h).to_string();
+        assert_eq!(shown, "x-a: 1; authorization: <redacted>");
     }
 
     #[tokio::test]
