@@ -185,7 +185,14 @@ impl Resolver for DnsResolver {
 }
 
 /// Builds the pool and the sender its resolver feeds.
-pub(crate) fn pool(connect_timeout: Duration) -> (Pool, EndpointSender) {
+/// How each endpoint's channel connects.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndpointOpts {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) keepalive: Option<Duration>,
+}
+
+pub(crate) fn pool(opts: EndpointOpts) -> (Pool, EndpointSender) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Change<String, String>>();
     let sender = EndpointSender {
         tx,
@@ -194,7 +201,7 @@ pub(crate) fn pool(connect_timeout: Duration) -> (Pool, EndpointSender) {
     // Endpoints become lazily connected channels as the balancer polls for changes (inside
     // the runtime). A finished stream would make the balancer fail, so it never ends.
     let changes = futures_util::stream::poll_fn(move |cx| match rx.poll_recv(cx) {
-        Poll::Ready(Some(Change::Insert(key, addr))) => match channel(&addr, connect_timeout) {
+        Poll::Ready(Some(Change::Insert(key, addr))) => match channel(&addr, opts) {
             Ok(ch) => Poll::Ready(Some(Ok::<_, Infallible>(Change::Insert(key, ch)))),
             Err(e) => {
                 tracing::error!(endpoint = %addr, error = %e, "invalid rpc endpoint ignored");
@@ -216,17 +223,21 @@ pub(crate) fn pool(connect_timeout: Duration) -> (Pool, EndpointSender) {
     (pool, sender)
 }
 
-fn channel(addr: &str, connect_timeout: Duration) -> Result<Channel, tonic::transport::Error> {
-    Ok(endpoint(addr, connect_timeout)?.connect_lazy())
+fn channel(addr: &str, opts: EndpointOpts) -> Result<Channel, tonic::transport::Error> {
+    Ok(endpoint(addr, opts)?.connect_lazy())
 }
 
 pub(crate) fn endpoint(
     addr: &str,
-    connect_timeout: Duration,
+    opts: EndpointOpts,
 ) -> Result<Endpoint, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(addr.to_owned())?
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true))
+    let ep = Endpoint::from_shared(addr.to_owned())?
+        .connect_timeout(opts.connect_timeout)
+        .tcp_nodelay(true);
+    Ok(match opts.keepalive {
+        Some(every) => ep.http2_keep_alive_interval(every),
+        None => ep,
+    })
 }
 
 #[cfg(test)]

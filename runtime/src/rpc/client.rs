@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tonic::body::Body;
 use tower::Service;
 
-use super::balance::{self, EndpointSender, Pool};
+use super::balance::{self, EndpointOpts, EndpointSender, Pool};
 use super::breaker::{Breakers, open_status};
 use super::conf::RpcClientConf;
 use super::intercept::{acceptable, format_grpc_timeout, on_end, status_response};
@@ -57,6 +57,9 @@ pub struct RpcClient {
     pool: Pool,
     timeout: Option<Duration>,
     breakers: Option<Arc<Breakers>>,
+    trace: bool,
+    slow_log: bool,
+    metrics: bool,
     endpoints: EndpointSender,
 }
 
@@ -76,8 +79,8 @@ impl RpcClient {
     pub async fn connect(conf: &RpcClientConf) -> Result<RpcClient, RpcError> {
         let client = Self::connect_lazy(conf)?;
         if !conf.non_block {
-            let wait = client.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-            check_reachable(&client.endpoints, wait, &shown(conf)).await?;
+            let opts = endpoint_opts(conf);
+            check_reachable(&client.endpoints, opts, &shown(conf)).await?;
         }
         Ok(client)
     }
@@ -86,13 +89,14 @@ impl RpcClient {
     /// says), for synchronous setup code such as `ServiceContext::new`. Must be called
     /// inside the tokio runtime.
     pub fn connect_lazy(conf: &RpcClientConf) -> Result<RpcClient, RpcError> {
-        let timeout = (conf.timeout > 0).then(|| Duration::from_millis(conf.timeout));
-        let connect_timeout = timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let on = conf.middlewares;
+        let timeout = (on.timeout && conf.timeout > 0).then(|| Duration::from_millis(conf.timeout));
+        let opts = endpoint_opts(conf);
         let target = conf.target().unwrap_or_default();
-        let (pool, sender) = balance::pool(connect_timeout);
+        let (pool, sender) = balance::pool(opts);
         if !conf.endpoints.is_empty() {
             for e in &conf.endpoints {
-                balance::endpoint(&balance::normalize(e), connect_timeout).map_err(|err| {
+                balance::endpoint(&balance::normalize(e), opts).map_err(|err| {
                     RpcError::InvalidEndpoint {
                         endpoint: e.clone(),
                         message: err.to_string(),
@@ -109,7 +113,10 @@ impl RpcClient {
         Ok(RpcClient {
             pool,
             timeout,
-            breakers: conf.breaker.then(|| Arc::new(Breakers::default())),
+            breakers: on.breaker.then(|| Arc::new(Breakers::default())),
+            trace: on.trace,
+            slow_log: on.duration,
+            metrics: on.prometheus,
             endpoints: sender,
         })
     }
@@ -121,6 +128,19 @@ impl RpcClient {
 }
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Calls slower than this are logged as `slowcall` (go-zero's client default).
+const SLOW_CALL: Duration = Duration::from_millis(500);
+
+fn endpoint_opts(conf: &RpcClientConf) -> EndpointOpts {
+    EndpointOpts {
+        connect_timeout: match conf.timeout {
+            0 => DEFAULT_CONNECT_TIMEOUT,
+            ms => Duration::from_millis(ms),
+        },
+        keepalive: (conf.keepalive_time > 0).then(|| Duration::from_millis(conf.keepalive_time)),
+    }
+}
 
 fn shown(conf: &RpcClientConf) -> String {
     if conf.endpoints.is_empty() {
@@ -134,14 +154,14 @@ fn shown(conf: &RpcClientConf) -> String {
 /// connection.
 async fn check_reachable(
     sender: &EndpointSender,
-    wait: Duration,
+    opts: EndpointOpts,
     shown: &str,
 ) -> Result<(), RpcError> {
-    let deadline = Instant::now() + wait;
+    let deadline = Instant::now() + opts.connect_timeout;
     let mut last = "no endpoints resolved".to_owned();
     loop {
         for addr in sender.known() {
-            if let Ok(ep) = balance::endpoint(&addr, wait) {
+            if let Ok(ep) = balance::endpoint(&addr, opts) {
                 match tokio::time::timeout_at(deadline.into(), ep.connect()).await {
                     Ok(Ok(_)) => return Ok(()),
                     Ok(Err(e)) => last = format!("{addr}: {e}"),
@@ -199,8 +219,13 @@ impl Service<http::Request<Body>> for RpcClient {
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let start = Instant::now();
         let method: Arc<str> = Arc::from(req.uri().path());
-        let span = super::trace::client_span(&method);
-        super::trace::inject(req.headers_mut(), span.as_ref());
+        let span = if self.trace {
+            let span = super::trace::client_span(&method);
+            super::trace::inject(req.headers_mut(), span.as_ref());
+            span
+        } else {
+            None
+        };
         let deadline = effective(self.timeout, req.headers());
         let timeout_header = deadline.and_then(|d| format_grpc_timeout(d).parse().ok());
         if let Some(v) = timeout_header {
@@ -209,10 +234,13 @@ impl Service<http::Request<Body>> for RpcClient {
         let breaker = self.breakers.as_ref().map(|b| b.get(&method));
         if breaker.as_ref().is_some_and(|b| !b.allow()) {
             let resp = status_response(open_status());
-            super::metrics::get().client(&method, tonic::Code::Unavailable, 0.0);
+            if self.metrics {
+                super::metrics::get().client(&method, tonic::Code::Unavailable, 0.0);
+            }
             return Box::pin(std::future::ready(Ok(resp)));
         }
         let fut = self.pool.call(req);
+        let (metrics, slow_log) = (self.metrics, self.slow_log);
         let call = async move {
             let res = match deadline {
                 Some(d) => match tokio::time::timeout(d, fut).await {
@@ -230,7 +258,16 @@ impl Service<http::Request<Body>> for RpcClient {
                 if let Some(b) = breaker {
                     b.record(acceptable(code));
                 }
-                super::metrics::get().client(&method, code, start.elapsed().as_secs_f64() * 1000.0);
+                let elapsed = start.elapsed();
+                if metrics {
+                    super::metrics::get().client(&method, code, elapsed.as_secs_f64() * 1000.0);
+                }
+                if slow_log && elapsed > SLOW_CALL {
+                    tracing::warn!(
+                        duration = %format_args!("{:.1}ms", elapsed.as_secs_f64() * 1000.0),
+                        "[RPC] {code:?} - slowcall - {method}"
+                    );
+                }
             }))
         };
         match span {

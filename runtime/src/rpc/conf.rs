@@ -60,6 +60,8 @@ pub struct RpcServerConf {
     /// client wins.
     #[serde(deserialize_with = "millis")]
     pub timeout: u64,
+    /// Per-method timeouts overriding `Timeout` (go-zero's `MethodTimeouts`).
+    pub method_timeouts: Vec<MethodTimeoutConf>,
     /// CPU usage (per mille) above which shedding starts (default 900, range `[0:1000]`).
     pub cpu_threshold: u64,
     /// `dev`, `test` or `pro` (default); shedding only runs in `pro`.
@@ -95,6 +97,7 @@ impl Default for RpcServerConf {
             name: String::new(),
             listen_on: "0.0.0.0:8080".into(),
             timeout: 2000,
+            method_timeouts: Vec::new(),
             cpu_threshold: 900,
             mode: Mode::Pro,
             log: LogConf::default(),
@@ -147,6 +150,17 @@ impl Validate for RpcServerConf {
         ));
         errs
     }
+}
+
+/// One entry of `MethodTimeouts`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct MethodTimeoutConf {
+    /// `/package.Service/Method`.
+    pub full_method: String,
+    /// Timeout in ms (or `500ms`, `3s`); 0 disables for this method.
+    #[serde(deserialize_with = "millis")]
+    pub timeout: u64,
 }
 
 /// Splits `host:port` (`[::1]:80`, `:8080` meaning all interfaces).
@@ -214,8 +228,39 @@ pub struct RpcClientConf {
     pub timeout: u64,
     /// Don't fail startup when no server answers yet (default true): connect lazily.
     pub non_block: bool,
-    /// Client-side per-method breaker (default true).
+    /// HTTP/2 keepalive ping interval in ms (0, the default, sends none).
+    #[serde(deserialize_with = "millis")]
+    pub keepalive_time: u64,
+    /// On/off switches for the client's interceptors.
+    pub middlewares: RpcClientMiddlewaresConf,
+}
+
+/// `Middlewares` of a client (go-zero's `ClientMiddlewaresConf`); all default on.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RpcClientMiddlewaresConf {
+    /// Propagate `traceparent` (and make a client span when exporting).
+    pub trace: bool,
+    /// Log calls slower than 500 ms as `slowcall` warnings.
+    pub duration: bool,
+    /// `rpc_client_*` metrics.
+    pub prometheus: bool,
+    /// Per-method client-side breaker.
     pub breaker: bool,
+    /// Apply `Timeout` (a deadline set on the request still applies when off).
+    pub timeout: bool,
+}
+
+impl Default for RpcClientMiddlewaresConf {
+    fn default() -> Self {
+        RpcClientMiddlewaresConf {
+            trace: true,
+            duration: true,
+            prometheus: true,
+            breaker: true,
+            timeout: true,
+        }
+    }
 }
 
 impl Default for RpcClientConf {
@@ -226,7 +271,8 @@ impl Default for RpcClientConf {
             etcd: EtcdConf::default(),
             timeout: 2000,
             non_block: true,
-            breaker: true,
+            keepalive_time: 0,
+            middlewares: RpcClientMiddlewaresConf::default(),
         }
     }
 }
@@ -342,8 +388,9 @@ mod tests {
         std::fs::write(
             &path,
             "name: trial.rpc\nlistenon: 127.0.0.1:0\nTIMEOUT: 3s\nMode: dev\nHealth: false\n\
-             Middlewares: {Breaker: false}\nTrialRpc:\n  Endpoints: [127.0.0.1:9001, http://h:2]\n  \
-             nonblock: false\nTypo: 1\n",
+             Middlewares: {Breaker: false}\nMethodTimeouts: [{FullMethod: /a.B/C, Timeout: 5s}]\n\
+             TrialRpc:\n  Endpoints: [127.0.0.1:9001, http://h:2]\n  nonblock: false\n  \
+             Middlewares: {breaker: false}\nTypo: 1\n",
         )
         .unwrap();
         let c = load_service::<Gateway>(&path).unwrap();
@@ -358,6 +405,9 @@ mod tests {
             vec!["127.0.0.1:9001", "http://h:2"]
         );
         assert!(!c.app.trial_rpc.non_block);
+        assert!(!c.app.trial_rpc.middlewares.breaker && c.app.trial_rpc.middlewares.trace);
+        assert_eq!(c.rpc.method_timeouts[0].full_method, "/a.B/C");
+        assert_eq!(c.rpc.method_timeouts[0].timeout, 5000);
         assert_eq!(c.app.trial_rpc.timeout, 2000);
     }
 

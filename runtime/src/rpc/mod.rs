@@ -24,7 +24,8 @@ mod trace;
 pub use balance::{DnsResolver, EndpointSender, Resolver, register_resolver};
 pub use client::{RpcClient, RpcError};
 pub use conf::{
-    EtcdConf, RpcClientConf, RpcMiddlewaresConf, RpcServerConf, RpcServiceConfig, load_service,
+    EtcdConf, MethodTimeoutConf, RpcClientConf, RpcClientMiddlewaresConf, RpcMiddlewaresConf,
+    RpcServerConf, RpcServiceConfig, load_service,
 };
 pub use server::{RpcServer, RunningRpc};
 pub use trace::TraceContext;

@@ -185,7 +185,6 @@ impl RpcServer {
         }
 
         let on = c.middlewares;
-        let timeout = (c.timeout > 0).then(|| Duration::from_millis(c.timeout));
         let stack = ServiceBuilder::new()
             .layer_fn(NameCall)
             .option_layer(on.recover.then_some(InterceptLayer(Recover)))
@@ -201,7 +200,10 @@ impl RpcServer {
                     services: self.services.clone().into(),
                 })
             }))
-            .option_layer(on.timeout.then_some(InterceptLayer(Timeout(timeout))));
+            .option_layer(
+                on.timeout
+                    .then(|| InterceptLayer(Timeout::new(c.timeout, &c.method_timeouts))),
+            );
 
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let app = stack.service(self.routes.routes().prepare());

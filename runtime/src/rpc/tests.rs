@@ -257,6 +257,11 @@ async fn deadlines_from_the_client_and_the_server() {
     let running = serve(
         RpcServerConf {
             timeout: 150,
+            // A per-method override for another method must not apply here.
+            method_timeouts: vec![crate::rpc::MethodTimeoutConf {
+                full_method: "/test.Echo/Stream".into(),
+                timeout: 10,
+            }],
             ..conf()
         },
         Echo::default(),
@@ -286,6 +291,24 @@ async fn deadlines_from_the_client_and_the_server() {
     echo(&client, slow(10)).await.unwrap();
     running.shutdown();
     running.wait().await.unwrap();
+    // `MethodTimeouts` overrides `Timeout` for its method.
+    let running = serve(
+        RpcServerConf {
+            timeout: 5000,
+            method_timeouts: vec![crate::rpc::MethodTimeoutConf {
+                full_method: "/test.Echo/Echo".into(),
+                timeout: 80,
+            }],
+            ..conf()
+        },
+        Echo::default(),
+    )
+    .await;
+    let client = client_for(&running, |c| c.timeout = 0).await;
+    let err = echo(&client, slow(1000)).await.unwrap_err();
+    assert!(err.message().contains("80ms"), "{err:?}");
+    running.shutdown();
+    running.wait().await.unwrap();
 }
 
 /// Calls a method that fails with INTERNAL until a breaker refuses.
@@ -308,7 +331,7 @@ async fn until_refused(client: &RpcClient) -> (usize, Status) {
 async fn server_breaker_opens_on_failures() {
     let echo_svc = Echo::default();
     let running = serve(conf(), echo_svc.clone()).await;
-    let client = client_for(&running, |c| c.breaker = false).await;
+    let client = client_for(&running, |c| c.middlewares.breaker = false).await;
     let (sent, err) = until_refused(&client).await;
     assert!(err.message().contains("circuit breaker is open"), "{err:?}");
     assert_eq!(
@@ -678,7 +701,7 @@ async fn shedding_answers_resource_exhausted_under_forced_overload() {
     );
     server.add_service(Echo::default());
     let running = server.listen().await.unwrap();
-    let client = client_for(&running, |c| c.breaker = false).await;
+    let client = client_for(&running, |c| c.middlewares.breaker = false).await;
     cpu.store(1000, Ordering::Relaxed);
     let mut shed = 0;
     for _ in 0..3 {

@@ -1,17 +1,40 @@
 //! Per-call timeout: the smaller of `Timeout` and the client's `grpc-timeout`; past it the
 //! handler is dropped and the call answers DEADLINE_EXCEEDED.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::conf::MethodTimeoutConf;
 use super::intercept::{
     Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, parse_grpc_timeout, status_response,
 };
 
-/// The timeout interceptor; `None` leaves only the client's deadline.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Timeout(pub(crate) Option<Duration>);
+/// The timeout interceptor: `Timeout` (`None`: only the client's deadline) and the
+/// per-method overrides of `MethodTimeouts`.
+#[derive(Clone, Debug)]
+pub(crate) struct Timeout {
+    pub(crate) default: Option<Duration>,
+    pub(crate) methods: Arc<HashMap<String, Option<Duration>>>,
+}
+
+impl Timeout {
+    /// From `Timeout` and `MethodTimeouts` (ms; 0 disables).
+    pub(crate) fn new(default_ms: u64, methods: &[MethodTimeoutConf]) -> Self {
+        let d = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+        Timeout {
+            default: d(default_ms),
+            methods: Arc::new(
+                methods
+                    .iter()
+                    .map(|m| (m.full_method.clone(), d(m.timeout)))
+                    .collect(),
+            ),
+        }
+    }
+}
 
 /// The deadline of a call: the smaller of `conf` and the request's `grpc-timeout`.
 pub(crate) fn effective(conf: Option<Duration>, headers: &http::HeaderMap) -> Option<Duration> {
@@ -28,14 +51,18 @@ pub(crate) fn effective(conf: Option<Duration>, headers: &http::HeaderMap) -> Op
 impl Intercept for Timeout {
     fn intercept<F>(
         &self,
-        _call: &Call,
+        call: &Call,
         req: RpcRequest,
         next: impl FnOnce(RpcRequest) -> F,
     ) -> CallFuture
     where
         F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
     {
-        let deadline = effective(self.0, req.headers());
+        let conf = match self.methods.get(&*call.method) {
+            Some(t) => *t,
+            None => self.default,
+        };
+        let deadline = effective(conf, req.headers());
         let fut = next(req);
         match deadline {
             None => Box::pin(async move { done(fut.await) }),
