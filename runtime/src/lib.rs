@@ -18,6 +18,7 @@ pub mod rpc;
 pub mod rules;
 pub mod server;
 pub mod setup;
+pub mod sse;
 mod telemetry;
 mod telemetry_file;
 

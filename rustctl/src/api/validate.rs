@@ -486,6 +486,27 @@ impl<'a> Validator<'a> {
             } else {
                 paths.insert(key, (r.file, route.span));
             }
+            let sse = r
+                .service
+                .server
+                .as_ref()
+                .and_then(|s| s.get("sse"))
+                .is_some_and(|e| e.text() == "true");
+            if sse
+                && route
+                    .response
+                    .as_ref()
+                    .and_then(|b| b.ty.as_ref())
+                    .is_none()
+            {
+                self.error(
+                    r.file,
+                    route.span,
+                    "a route of an `sse: true` group needs a response type",
+                )
+                .help =
+                    Some("the response type is the type of each event: `returns (Event)`".into());
+            }
             self.check_body(r.file, route.request.as_ref(), "request");
             self.check_body(r.file, route.response.as_ref(), "response");
             self.check_path_params(r.file, route);

@@ -113,6 +113,7 @@ struct RoutesCtx<'a> {
 #[derive(Serialize)]
 struct HandlerCtx<'a> {
     route: &'a RouteView,
+    sse: bool,
     full_path: String,
     runtime_imports: String,
     uses_types: bool,
@@ -124,6 +125,7 @@ struct HandlerCtx<'a> {
 #[derive(Serialize)]
 struct LogicCtx<'a> {
     route: &'a RouteView,
+    sse: bool,
     full_path: String,
     jwt: bool,
     types_import: Option<String>,
@@ -267,6 +269,7 @@ pub fn plan(
             jobs.push(RouteJob {
                 full_path: join_path(&group.prefix, &route.path),
                 jwt: group.jwt.is_some(),
+                sse: group.sse,
                 module_path,
                 handler_file: rel("src/handler"),
                 logic_file: rel("src/logic"),
@@ -343,6 +346,7 @@ pub fn plan(
 /// One route's files to render.
 struct RouteJob {
     view: RouteView,
+    sse: bool,
     full_path: String,
     jwt: bool,
     module_path: Vec<String>,
@@ -357,8 +361,13 @@ fn render_routes(
     jobs: &[RouteJob],
 ) -> Result<Vec<(PlannedFile, PlannedFile)>, GenError> {
     let render = |job: &RouteJob| -> Result<(PlannedFile, PlannedFile), GenError> {
-        let (handler_ctx, logic_ctx) =
-            route_contexts(&job.view, job.full_path.clone(), job.jwt, &job.module_path);
+        let (handler_ctx, logic_ctx) = route_contexts(
+            &job.view,
+            job.full_path.clone(),
+            job.jwt,
+            job.sse,
+            &job.module_path,
+        );
         let handler = PlannedFile {
             path: job.handler_file.clone(),
             contents: templates.render("api/handler.rs", &handler_ctx)?,
@@ -392,6 +401,7 @@ fn route_contexts<'a>(
     view: &'a RouteView,
     full_path: String,
     jwt: bool,
+    sse: bool,
     module_path: &[String],
 ) -> (HandlerCtx<'a>, LogicCtx<'a>) {
     let route = &view.route;
@@ -438,24 +448,35 @@ fn route_contexts<'a>(
         }
         args.push("req");
     }
-    let logic_response = route
+    let mut logic_response = route
         .response
         .as_deref()
         .map(&mut short)
         .unwrap_or_else(|| "()".into());
-    let handler_response = match &route.response {
-        Some(r) => format!("Json<{}>", qualified(r)),
-        None => "()".into(),
+    let mut handler_return = match &route.response {
+        Some(r) => format!("Result<Json<{}>, Error>", qualified(r)),
+        None => "Result<(), Error>".into(),
     };
+    let mut unused: Vec<&str> = args.iter().map(|a| a.trim_start_matches('&')).collect();
+    if sse {
+        // Logic sends each event into `tx`; the handler answers with the stream at once.
+        logic_params.push(format!("tx: EventSender<{logic_response}>"));
+        logic_response = "()".into();
+        unused.push("tx");
+        handler_return = "EventStream".into();
+        runtime_imports.retain(|i| *i != "Error");
+        runtime_imports.push("sse::EventStream");
+    }
     runtime_imports.sort_unstable();
+    // An SSE handler names only the request; the event type is the logic's business.
     let uses_types = route
         .request
         .iter()
-        .chain(&route.response)
+        .chain(route.response.iter().filter(|_| !sse))
         .any(|t| declared_base(t).is_some());
-    let unused: Vec<&str> = args.iter().map(|a| a.trim_start_matches('&')).collect();
     let handler = HandlerCtx {
         route: view,
+        sse,
         full_path: full_path.clone(),
         runtime_imports: if runtime_imports.len() == 1 {
             runtime_imports[0].to_string()
@@ -464,15 +485,12 @@ fn route_contexts<'a>(
         },
         uses_types,
         logic_path: format!("{}::{}", module_path.join("::"), route.handler),
-        signature: signature(
-            &route.handler,
-            &handler_params,
-            &format!("Result<{handler_response}, Error>"),
-        ),
+        signature: signature(&route.handler, &handler_params, &handler_return),
         call_args: args.join(", "),
     };
     let logic = LogicCtx {
         route: view,
+        sse,
         full_path,
         jwt,
         types_import: use_line("crate::types", &imports.into_iter().collect::<Vec<_>>()),

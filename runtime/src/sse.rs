@@ -1,0 +1,115 @@
+//! Server-sent events for the routes of an `sse: true` group: logic sends values into a channel,
+//! and the response streams each one as an SSE event whose data is the value as JSON.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+
+/// Where logic sends events; the stream ends when it is dropped (when logic returns).
+pub type EventSender<T> = mpsc::Sender<T>;
+
+/// The events of one response.
+pub type Events = Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;
+
+/// The response of an SSE route: the events, with keep-alive comments while logic is quiet.
+pub type EventStream = Sse<KeepAliveStream<Events>>;
+
+/// Runs `logic` with a sender and answers at once with the stream of what it sends. The status
+/// is 200 before logic runs, so an error logic returns later becomes a final `error` event
+/// (and a log line) instead of a status code.
+pub fn respond<T, F, Fut>(logic: F) -> EventStream
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(EventSender<T>) -> Fut,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<T>(16);
+    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<Error>();
+    let work = logic(tx);
+    tokio::spawn(async move {
+        if let Err(e) = work.await {
+            tracing::warn!(error = %e, "sse logic failed");
+            let _ = err_tx.send(e);
+        }
+    });
+    let events = futures_util::stream::unfold((rx, Some(err_rx)), |(mut rx, err_rx)| async move {
+        if let Some(item) = rx.recv().await {
+            let event = Event::default()
+                .json_data(&item)
+                .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
+            return Some((Ok(event), (rx, err_rx)));
+        }
+        // The sender is gone: logic finished. Report its error, if any, then end.
+        let error = match err_rx {
+            Some(err_rx) => err_rx.await.ok(),
+            None => None,
+        }?;
+        let event = Event::default().event("error").data(error.to_string());
+        Some((Ok(event), (rx, None)))
+    });
+    let events: Events = Box::pin(events);
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Tick {
+        n: u32,
+    }
+
+    async fn body(stream: EventStream) -> String {
+        let bytes = stream
+            .into_response()
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn events_are_json_and_the_stream_ends_with_logic() {
+        let stream = respond(|tx: EventSender<Tick>| async move {
+            for n in 1..=3 {
+                tx.send(Tick { n })
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+            }
+            Ok(())
+        });
+        let text = body(stream).await;
+        assert_eq!(
+            text,
+            "data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: {\"n\":3}\n\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_logic_error_is_the_last_event() {
+        let stream = respond(|tx: EventSender<Tick>| async move {
+            tx.send(Tick { n: 1 })
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            Err(Error::NotFound("no more ticks".into()))
+        });
+        let text = body(stream).await;
+        assert_eq!(
+            text,
+            "data: {\"n\":1}\n\nevent: error\ndata: no more ticks\n\n"
+        );
+    }
+}
