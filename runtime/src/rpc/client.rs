@@ -15,7 +15,9 @@ use tower::Service;
 use super::balance::{self, EndpointOpts, EndpointSender, Pool};
 use super::breaker::{Breakers, open_status};
 use super::conf::RpcClientConf;
-use super::intercept::{acceptable, format_grpc_timeout, on_end, status_response};
+use super::intercept::{
+    acceptable, deadline_status, format_grpc_timeout, on_end, status_response, with_deadline,
+};
 use super::timeout::effective;
 
 /// Why a client could not be built.
@@ -199,10 +201,6 @@ fn transport_status(e: tower::BoxError, deadline: Option<Duration>) -> tonic::St
     }
 }
 
-fn deadline_status(d: Duration) -> tonic::Status {
-    tonic::Status::deadline_exceeded(format!("deadline exceeded after {}ms", d.as_millis()))
-}
-
 type CallFuture = std::pin::Pin<
     Box<dyn Future<Output = Result<http::Response<Body>, tower::BoxError>> + Send + 'static>,
 >;
@@ -242,16 +240,27 @@ impl Service<http::Request<Body>> for RpcClient {
         let fut = self.pool.call(req);
         let (metrics, slow_log) = (self.metrics, self.slow_log);
         let call = async move {
-            let res = match deadline {
-                Some(d) => match tokio::time::timeout(d, fut).await {
-                    Ok(r) => r,
-                    Err(_) => Ok(status_response(deadline_status(d))),
-                },
-                None => fut.await,
+            // One timer for the whole call: first the response, then a streaming body.
+            let (res, timer) = match deadline {
+                Some(d) => {
+                    let mut sleep = Box::pin(tokio::time::sleep(d));
+                    let answered = tokio::select! {
+                        r = fut => Some(r),
+                        () = &mut sleep => None,
+                    };
+                    match answered {
+                        Some(r) => (r, Some((sleep, d))),
+                        None => (Ok(status_response(deadline_status(d))), None),
+                    }
+                }
+                None => (fut.await, None),
             };
             // Transport failures become a status here, so breaker and metrics see them.
             let resp = match res {
-                Ok(resp) => resp,
+                Ok(resp) => match timer {
+                    Some((sleep, d)) => with_deadline(resp, sleep, d),
+                    None => resp,
+                },
                 Err(e) => status_response(transport_status(e, deadline)),
             };
             Ok(on_end(resp, move |code| {

@@ -153,6 +153,72 @@ impl Drop for EndObserved {
     }
 }
 
+/// Bounds the rest of a call (a streaming reply's body) by `sleep`, the call's deadline timer:
+/// when it fires first, the stream ends with DEADLINE_EXCEEDED trailers. Trailers-only answers
+/// are returned as they are.
+pub(crate) fn with_deadline(
+    resp: RpcResponse,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+) -> RpcResponse {
+    let trailers_only = resp.extensions().get::<tonic::Status>().is_some()
+        || resp.headers().contains_key("grpc-status")
+        || http_body::Body::is_end_stream(resp.body());
+    if trailers_only {
+        return resp;
+    }
+    resp.map(|inner| {
+        Body::new(DeadlineBody {
+            inner,
+            sleep,
+            limit,
+            expired: false,
+        })
+    })
+}
+
+/// The DEADLINE_EXCEEDED status both sides answer with.
+pub(crate) fn deadline_status(limit: Duration) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!("deadline exceeded after {}ms", limit.as_millis()))
+}
+
+struct DeadlineBody {
+    inner: Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+    expired: bool,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, tonic::Status>>> {
+        let this = &mut *self;
+        if this.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.expired = true;
+        let mut trailers = http::HeaderMap::new();
+        // A status always renders into headers.
+        let _ = deadline_status(this.limit).add_header(&mut trailers);
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.expired || self.inner.is_end_stream()
+    }
+}
+
 /// go-zero's `codes.Acceptable`: which outcomes count as a success for breakers.
 pub(crate) fn acceptable(code: tonic::Code) -> bool {
     !matches!(

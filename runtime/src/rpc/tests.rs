@@ -124,7 +124,14 @@ impl tonic::server::ServerStreamingService<EchoReq> for StreamMethod {
             if r.fail_code != 0 {
                 items.push(Err(Status::new(Code::from(r.fail_code), "stream broke")));
             }
-            let stream: EchoStream = Box::pin(futures_util::stream::iter(items));
+            let pause = Duration::from_millis(r.sleep_ms);
+            let stream: EchoStream = Box::pin(futures_util::StreamExt::then(
+                futures_util::stream::iter(items),
+                move |item| async move {
+                    tokio::time::sleep(pause).await;
+                    item
+                },
+            ));
             Ok(tonic::Response::new(stream))
         })
     }
@@ -818,6 +825,32 @@ async fn streams_are_recorded_when_they_end() {
             assert!(text.lines().any(|l| l == want), "{want} missing:\n{text}");
         }
     }
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn deadlines_bound_whole_streams() {
+    let running = serve(
+        RpcServerConf {
+            timeout: 250,
+            ..conf()
+        },
+        Echo::default(),
+    )
+    .await;
+    let paced = EchoReq {
+        sleep_ms: 100,
+        ..msg("p")
+    };
+    // The client's deadline ends the stream it is reading.
+    let client = client_for(&running, |c| c.timeout = 150).await;
+    let (got, code) = stream(&client, paced.clone()).await;
+    assert_eq!((got.len(), code), (1, Code::DeadlineExceeded));
+    // The server's `Timeout` ends the stream it is writing.
+    let client = client_for(&running, |c| c.timeout = 0).await;
+    let (got, code) = stream(&client, paced).await;
+    assert_eq!((got.len(), code), (2, Code::DeadlineExceeded));
     running.shutdown();
     running.wait().await.unwrap();
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::conf::MethodTimeoutConf;
 use super::intercept::{
-    Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, parse_grpc_timeout, status_response,
+    Call, CallFuture, Intercept, RpcRequest, RpcResponse, deadline_status, done,
+    parse_grpc_timeout, status_response, with_deadline,
 };
 
 /// The timeout interceptor: `Timeout` (`None`: only the client's deadline) and the
@@ -67,12 +68,15 @@ impl Intercept for Timeout {
         match deadline {
             None => Box::pin(async move { done(fut.await) }),
             Some(d) => Box::pin(async move {
-                match tokio::time::timeout(d, fut).await {
-                    Ok(r) => done(r),
-                    Err(_) => status_response(tonic::Status::deadline_exceeded(format!(
-                        "deadline exceeded after {}ms",
-                        d.as_millis()
-                    ))),
+                // One timer for the whole call: first the handler, then a streaming body.
+                let mut sleep = Box::pin(tokio::time::sleep(d));
+                let answered = tokio::select! {
+                    r = fut => Some(r),
+                    () = &mut sleep => None,
+                };
+                match answered {
+                    Some(r) => with_deadline(done(r), sleep, d),
+                    None => status_response(deadline_status(d)),
                 }
             }),
         }
