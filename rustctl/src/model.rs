@@ -160,6 +160,8 @@ pub struct RpcService {
     pub name: String,
     /// Snake case, e.g. `trial`: the module of its server glue, logic and client.
     pub module: String,
+    /// Upper camel case, as prost and tonic name its trait, server and client: `Trial`.
+    pub rust_name: String,
     /// Fully qualified, e.g. `trial.Trial`.
     pub full_name: String,
     /// The Rust path of its package below `pb`, e.g. `trial` or `a::b`; empty for no package.
@@ -175,7 +177,8 @@ pub struct RpcMethod {
     pub name: String,
     /// The Rust function name tonic gives it, e.g. `get_trial_info`.
     pub rust_name: String,
-    /// tonic's associated stream type for server streaming, e.g. `GetTrialInfoStream`.
+    /// tonic's associated stream type for server streaming: the method as declared plus
+    /// `Stream`, e.g. `getTrialInfoStream`.
     pub stream_type: String,
     /// The request type's Rust path from the crate root, e.g. `pb::trial::GetTrialRequest`.
     pub input: String,

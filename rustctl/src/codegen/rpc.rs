@@ -57,6 +57,7 @@ struct ServiceCtx<'a> {
     rpc: &'a RpcContract,
     service: &'a RpcService,
     methods: Vec<MethodView<'a>>,
+    lowercase_streams: bool,
 }
 
 #[derive(Serialize)]
@@ -168,6 +169,10 @@ pub fn plan(
         let ctx = ServiceCtx {
             rpc,
             service,
+            lowercase_streams: service
+                .methods
+                .iter()
+                .any(|m| m.server_streaming && m.name.starts_with(char::is_lowercase)),
             methods,
         };
         plan.add(

@@ -52,6 +52,7 @@ pub fn lower(compiled: &Compiled) -> RpcContract {
                     let name = s.name.clone().unwrap_or_default();
                     RpcService {
                         module: name.to_snake_case(),
+                        rust_name: name.to_upper_camel_case(),
                         full_name: if package.is_empty() {
                             name.clone()
                         } else {
@@ -69,7 +70,8 @@ pub fn lower(compiled: &Compiled) -> RpcContract {
                                 };
                                 RpcMethod {
                                     rust_name: name.to_snake_case(),
-                                    stream_type: format!("{}Stream", name.to_upper_camel_case()),
+                                    // tonic names the stream type after the method as declared.
+                                    stream_type: format!("{name}Stream"),
                                     input: resolve(&m.input_type),
                                     output: resolve(&m.output_type),
                                     client_streaming: m.client_streaming(),
