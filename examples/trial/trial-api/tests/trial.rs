@@ -163,7 +163,7 @@ async fn trials_answer_with_the_articles_json_and_the_trace_crosses_services() {
         let log = std::fs::read_to_string(&p.rpc_log).unwrap_or_default();
         if log
             .lines()
-            .any(|l| l.contains(trace_id) && l.contains("getTrialInfo"))
+            .any(|l| l.contains(&format!("trace={trace_id}")) && l.contains("NCT052219"))
         {
             break;
         }
