@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, on_end};
+use super::trace::CallIds;
 
 /// The access-log interceptor.
 #[derive(Clone, Copy, Debug)]
@@ -38,26 +39,35 @@ impl Intercept for AccessLog {
         let method = call.method.clone();
         let remote = remote(&req).map_or_else(|| "-".to_owned(), |a| a.to_string());
         let slow = self.slow;
+        let ids = req.extensions().get::<CallIds>().cloned();
         let fut = next(req);
         Box::pin(async move {
             let resp = done(fut.await);
             on_end(resp, move |code| {
-                let elapsed = start.elapsed();
-                let duration = fmt_ms(elapsed);
-                tracing::info!(
-                    target: "access",
-                    duration = %duration,
-                    code = code as i32,
-                    "[RPC] {code:?} - {method} - {remote}"
-                );
-                if elapsed > slow {
-                    tracing::warn!(
-                        target: "access",
-                        duration = %duration,
-                        "[RPC] slowcall - {method} - {remote} - slowcall({duration})"
-                    );
+                let log = || log_call(code, start.elapsed(), slow, &method, &remote);
+                match &ids {
+                    Some(ids) => ids.scope(log),
+                    None => log(),
                 }
             })
         })
+    }
+}
+
+/// Writes the access line (and the slow-call warning) of one finished call.
+fn log_call(code: tonic::Code, elapsed: Duration, slow: Duration, method: &str, remote: &str) {
+    let duration = fmt_ms(elapsed);
+    tracing::info!(
+        target: "access",
+        duration = %duration,
+        code = code as i32,
+        "[RPC] {code:?} - {method} - {remote}"
+    );
+    if elapsed > slow {
+        tracing::warn!(
+            target: "access",
+            duration = %duration,
+            "[RPC] slowcall - {method} - {remote} - slowcall({duration})"
+        );
     }
 }

@@ -854,3 +854,66 @@ async fn deadlines_bound_whole_streams() {
     running.shutdown();
     running.wait().await.unwrap();
 }
+
+/// An event's message and the trace id current when it was written.
+type Line = (String, Option<String>);
+
+/// Records every event with the request ids current when it was written.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<Line>>>);
+
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        let trace = crate::log::current_ids().map(|(t, _)| t);
+        self.0.lock().unwrap().push((m.0, trace));
+    }
+}
+
+/// On a current-thread runtime every task (server, connections, client) runs on this thread,
+/// so a thread-local subscriber sees all their lines.
+#[tokio::test]
+async fn log_lines_of_a_call_carry_its_trace_id() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let running = serve(conf(), Echo::default()).await;
+    let client = client_for(&running, |_| {}).await;
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let ids = Arc::new(crate::log::Ids::new(
+        trace.into(),
+        "00f067aa0ba902b7".into(),
+    ));
+    crate::log::WithIds::new(ids, echo(&client, msg("logged")))
+        .await
+        .unwrap();
+    // The access line is written when the reply's trailers pass; give the connection a turn.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let lines = capture.0.lock().unwrap().clone();
+    for want in ["echoing logged", "[RPC] Ok - /test.Echo/Echo - 127.0.0.1:"] {
+        let line = lines.iter().find(|(m, _)| m.starts_with(want));
+        assert_eq!(
+            line.and_then(|l| l.1.as_deref()),
+            Some(trace),
+            "{want}: {lines:?}"
+        );
+    }
+    running.shutdown();
+    running.wait().await.unwrap();
+}

@@ -78,6 +78,26 @@ fn fallback(parent: &SpanContext) -> TraceContext {
     }
 }
 
+/// How to log as part of a call after its future is done (when a streaming or unary reply's
+/// trailers pass): the ids or the span of the call, in the request's extensions.
+#[derive(Clone)]
+pub(crate) enum CallIds {
+    /// No exporter: the ids ride with the call.
+    Ids(Arc<Ids>),
+    /// Exporting: the call's span.
+    Span(tracing::Span),
+}
+
+impl CallIds {
+    /// Runs `f` (which logs) as part of the call.
+    pub(crate) fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self {
+            CallIds::Ids(ids) => log::with_ids(ids, f),
+            CallIds::Span(span) => span.in_scope(f),
+        }
+    }
+}
+
 /// The server's tracing interceptor.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Trace;
@@ -99,6 +119,8 @@ impl Intercept for Trace {
             let tc = fallback(&psc);
             let ids = Arc::new(Ids::new(tc.trace_id.clone(), tc.span_id.clone()));
             req.extensions_mut().insert(tc);
+            // For lines written when the call ends, outside this future (see `on_end`).
+            req.extensions_mut().insert(CallIds::Ids(ids.clone()));
             let fut = log::with_ids(&ids, || next(req));
             return Box::pin(WithIds::new(ids, async move { done(fut.await) }));
         }
@@ -126,6 +148,7 @@ impl Intercept for Trace {
         span.record("trace_id", tc.trace_id.as_str());
         span.record("span_id", tc.span_id.as_str());
         req.extensions_mut().insert(tc);
+        req.extensions_mut().insert(CallIds::Span(span.clone()));
         let fut = {
             let _enter = span.enter();
             next(req)
