@@ -9,8 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -198,11 +200,15 @@ pub(crate) fn pool(opts: EndpointOpts) -> (Pool, EndpointSender) {
         tx,
         known: Arc::default(),
     };
+    let healthy = Arc::new(AtomicUsize::new(0));
     // Endpoints become lazily connected channels as the balancer polls for changes (inside
     // the runtime). A finished stream would make the balancer fail, so it never ends.
     let changes = futures_util::stream::poll_fn(move |cx| match rx.poll_recv(cx) {
         Poll::Ready(Some(Change::Insert(key, addr))) => match channel(&addr, opts) {
-            Ok(ch) => Poll::Ready(Some(Ok::<_, Infallible>(Change::Insert(key, ch)))),
+            Ok(ch) => {
+                let svc = Ejecting::new(ch, healthy.clone());
+                Poll::Ready(Some(Ok::<_, Infallible>(Change::Insert(key, svc))))
+            }
             Err(e) => {
                 tracing::error!(endpoint = %addr, error = %e, "invalid rpc endpoint ignored");
                 cx.waker().wake_by_ref();
@@ -221,6 +227,92 @@ pub(crate) fn pool(opts: EndpointOpts) -> (Pool, EndpointSender) {
     let balance = Balance::new(measured);
     let pool = Buffer::new(BoxService::new(balance), 1024);
     (pool, sender)
+}
+
+/// How long an endpoint whose connection failed sits out (gRPC's first reconnect backoff).
+const EJECT_FOR: Duration = Duration::from_secs(1);
+
+/// One endpoint in the balancer. When its transport fails (refused, reset), it reports
+/// not-ready for [`EJECT_FOR`], so p2c picks among the others instead of sending every other
+/// call to a dead replica; the last healthy endpoint is never ejected (its callers get
+/// UNAVAILABLE at once rather than waiting for their deadline).
+struct Ejecting {
+    inner: Channel,
+    ejected_until: Arc<Mutex<Option<tokio::time::Instant>>>,
+    healthy: Arc<AtomicUsize>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Ejecting {
+    fn new(inner: Channel, healthy: Arc<AtomicUsize>) -> Self {
+        healthy.fetch_add(1, Ordering::SeqCst);
+        Ejecting {
+            inner,
+            ejected_until: Arc::default(),
+            healthy,
+            sleep: None,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type EndpointFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<Body>, tower::BoxError>> + Send>>;
+
+impl tower::Service<http::Request<Body>> for Ejecting {
+    type Response = http::Response<Body>;
+    type Error = tower::BoxError;
+    type Future = EndpointFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let until = *lock(&self.ejected_until);
+        if let Some(until) = until {
+            if tokio::time::Instant::now() < until {
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            self.sleep = None;
+            *lock(&self.ejected_until) = None;
+            self.healthy.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let fut = self.inner.call(req);
+        let (until, healthy) = (self.ejected_until.clone(), self.healthy.clone());
+        Box::pin(async move {
+            let res = fut.await;
+            if res.is_err() {
+                let mut until = lock(&until);
+                let others_left = until.is_none()
+                    && healthy
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
+                            (h > 1).then(|| h - 1)
+                        })
+                        .is_ok();
+                if others_left {
+                    *until = Some(tokio::time::Instant::now() + EJECT_FOR);
+                }
+            }
+            res.map_err(Into::into)
+        })
+    }
+}
+
+impl Drop for Ejecting {
+    fn drop(&mut self) {
+        if lock(&self.ejected_until).is_none() {
+            self.healthy.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 fn channel(addr: &str, opts: EndpointOpts) -> Result<Channel, tonic::transport::Error> {

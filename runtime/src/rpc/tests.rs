@@ -917,3 +917,31 @@ async fn log_lines_of_a_call_carry_its_trace_id() {
     running.shutdown();
     running.wait().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_dead_endpoint_sits_out_while_others_serve() {
+    let alive = serve(conf(), Echo::named("alive")).await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = RpcClient::connect(&RpcClientConf::endpoints([
+        alive.addr().to_string(),
+        dead.to_string(),
+    ]))
+    .await
+    .unwrap();
+    let mut failed = 0;
+    for i in 0..30 {
+        match echo(&client, msg(&i.to_string())).await {
+            Ok(r) => assert_eq!(r.server, "alive"),
+            Err(e) => {
+                assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed <= 2, "{failed} calls went to the dead endpoint");
+    alive.shutdown();
+    alive.wait().await.unwrap();
+}
