@@ -481,7 +481,16 @@ async fn non_block_decides_whether_a_down_server_fails_startup() {
         ..RpcClientConf::default()
     };
     let client = RpcClient::connect(&target).await.unwrap();
-    assert_eq!(echo(&client, msg("d")).await.unwrap().server, "dns");
+    // Where `localhost` also names ::1 (not listened on), one call may fail before that
+    // endpoint sits out.
+    let mut answered = None;
+    for _ in 0..3 {
+        if let Ok(r) = echo(&client, msg("d")).await {
+            answered = Some(r.server);
+            break;
+        }
+    }
+    assert_eq!(answered.as_deref(), Some("dns"));
     running.shutdown();
     running.wait().await.unwrap();
 }
