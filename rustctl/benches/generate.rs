@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use rustctl::api::{self, lower::lower};
 use rustctl::codegen::FilePlan;
-use rustctl::codegen::api::{ApiOptions, RuntimeDep, Style, plan};
+use rustctl::codegen::api::plan;
 use rustctl::codegen::templates::Templates;
+use rustctl::codegen::{Options, RuntimeDep, Style};
 use rustctl::writer::apply;
 
 fn contract(n: usize) -> String {
@@ -42,7 +43,7 @@ fn pipeline(api: &Path) -> FilePlan {
     let checked = api::check(api);
     assert!(!checked.has_errors(), "{}", checked.render(false));
     let service = lower(&checked.loaded, "bench.api");
-    let options = ApiOptions {
+    let options = Options {
         style: Style::Snake,
         runtime: RuntimeDep::Path("../runtime".into()),
         standalone: true,

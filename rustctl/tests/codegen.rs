@@ -8,8 +8,9 @@ use std::time::SystemTime;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use rustctl::api::{self, lower::lower};
-use rustctl::codegen::api::{ApiOptions, RuntimeDep, Style, plan};
+use rustctl::codegen::api::plan;
 use rustctl::codegen::templates::Templates;
+use rustctl::codegen::{Options, RuntimeDep, Style};
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,8 +18,8 @@ fn corpus(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn options() -> ApiOptions {
-    ApiOptions {
+fn options() -> Options {
+    Options {
         style: Style::Snake,
         runtime: RuntimeDep::Path("../runtime".into()),
         standalone: true,
@@ -61,7 +62,7 @@ fn lower_style_names_files_without_underscores() {
     let plan = plan(
         &service,
         &Templates::load(None).unwrap(),
-        &ApiOptions {
+        &Options {
             style: Style::Lower,
             ..options()
         },

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use rustctl::codegen::api::{RuntimeDep, Style};
-use rustctl::codegen::rpc::{RpcOptions, plan};
+use rustctl::codegen::rpc::plan;
 use rustctl::codegen::templates::Templates;
+use rustctl::codegen::{Options, RuntimeDep, Style};
 use rustctl::proto;
 
 fn fixture(path: &str) -> PathBuf {
@@ -16,8 +16,8 @@ fn fixture(path: &str) -> PathBuf {
         .join(path)
 }
 
-fn options() -> RpcOptions {
-    RpcOptions {
+fn options() -> Options {
+    Options {
         style: Style::Snake,
         runtime: RuntimeDep::Path("../runtime".into()),
         standalone: true,

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::{GenArgs, GoArgs, NewArgs, Output, RuntimeArgs, TemplateInitArgs};
 use crate::api::lower::lower;
-use crate::codegen::api::{ApiOptions, RuntimeDep, new_contract, plan};
+use crate::codegen::api::{new_contract, plan};
 use crate::codegen::templates::{Templates, write_all};
+use crate::codegen::{FilePlan, GenError, Options, RuntimeDep};
 use crate::diagnostic::display_path;
 use crate::writer::{Report, apply};
 
@@ -149,31 +150,59 @@ fn generate(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let service = lower(&checked.loaded, &contract);
+    let options = options(codegen, dir, port, check)?;
+    let plan = Templates::load(codegen.home.as_deref()).and_then(|t| plan(&service, &t, &options));
+    write_plan(plan, dir, check, "rustctl api go", o)
+}
+
+/// The generator options for a service in `dir`.
+pub(super) fn options(
+    codegen: &GenArgs,
+    dir: &Path,
+    port: u16,
+    check: bool,
+) -> io::Result<Options> {
     let (runtime, standalone) = if check {
         (RuntimeDep::Path(String::new()), false) // scaffold files are not compared in --check
     } else {
         runtime_dep(&codegen.runtime, dir)?
     };
-    let options = ApiOptions {
+    Ok(Options {
         style: codegen.style,
         runtime,
         standalone,
         port,
+    })
+}
+
+/// Applies a plan (or reports why there is none) and prints what happened; the exit code.
+pub(super) fn write_plan(
+    plan: Result<FilePlan, GenError>,
+    dir: &Path,
+    check: bool,
+    regenerate: &str,
+    o: &mut Output<'_>,
+) -> io::Result<i32> {
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(o.err, "error: {e}")?;
+            return Ok(1);
+        }
     };
-    let plan =
-        match Templates::load(codegen.home.as_deref()).and_then(|t| plan(&service, &t, &options)) {
-            Ok(p) => p,
-            Err(e) => {
-                writeln!(o.err, "error: {e}")?;
-                return Ok(1);
-            }
-        };
     for name in &plan.overrides {
         writeln!(o.err, "using template override {name}")?;
     }
     let report = apply(&plan, dir, check)?;
     print_report(&report, dir, check, o)?;
-    Ok(if check && report.changed() { 1 } else { 0 })
+    if check && report.changed() {
+        writeln!(
+            o.err,
+            "generated code is out of date with the contract: run `{regenerate}`"
+        )?;
+        return Ok(1);
+    }
+    Ok(0)
 }
 
 pub(super) fn print_report(
@@ -216,12 +245,6 @@ pub(super) fn print_report(
         report.unchanged.len(),
         report.kept.len()
     )?;
-    if check && report.changed() {
-        writeln!(
-            o.err,
-            "generated code is out of date with the contract: run `rustctl api go`"
-        )?;
-    }
     Ok(())
 }
 

@@ -134,8 +134,8 @@ pub struct RuntimeArgs {
 #[derive(Debug, Args, Clone)]
 pub struct GenArgs {
     /// How file names are spelled.
-    #[arg(long, value_enum, default_value_t = crate::codegen::api::Style::Snake)]
-    pub style: crate::codegen::api::Style,
+    #[arg(long, value_enum, default_value_t = crate::codegen::Style::Snake)]
+    pub style: crate::codegen::Style,
     /// A directory of template overrides (see `rustctl template init`).
     #[arg(long, value_name = "DIR")]
     pub home: Option<std::path::PathBuf>,

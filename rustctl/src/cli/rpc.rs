@@ -3,14 +3,12 @@
 use std::io;
 use std::path::Path;
 
-use super::generate::{print_report, runtime_dep};
+use super::generate::{options, write_plan};
 use super::{GenArgs, Output, ProtocArgs, RpcNewArgs};
-use crate::codegen::api::RuntimeDep;
-use crate::codegen::rpc::{RpcOptions, new_proto, plan};
+use crate::codegen::rpc::{new_proto, plan};
 use crate::codegen::templates::Templates;
 use crate::diagnostic::display_path;
 use crate::proto;
-use crate::writer::apply;
 
 /// `rustctl rpc protoc FILE.proto --out DIR`.
 pub fn protoc(args: &ProtocArgs, o: &mut Output<'_>) -> io::Result<i32> {
@@ -98,33 +96,8 @@ fn generate(
         }
     };
     let descriptor = prost::Message::encode_to_vec(&compiled.descriptors);
-    let (runtime, standalone) = if check {
-        (RuntimeDep::Path(String::new()), false) // scaffold files are not compared in --check
-    } else {
-        runtime_dep(&codegen.runtime, dir)?
-    };
-    let options = RpcOptions {
-        style: codegen.style,
-        runtime,
-        standalone,
-        port,
-    };
-    let plan = match Templates::load(codegen.home.as_deref())
-        .and_then(|t| plan(&rpc, &pb, &descriptor, &t, &options))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            writeln!(o.err, "error: {e}")?;
-            return Ok(1);
-        }
-    };
-    for name in &plan.overrides {
-        writeln!(o.err, "using template override {name}")?;
-    }
-    let report = apply(&plan, dir, check)?;
-    print_report(&report, dir, check, o)?;
-    if check && report.changed() {
-        writeln!(o.err, "run `rustctl rpc protoc` to bring it up to date")?;
-    }
-    Ok(if check && report.changed() { 1 } else { 0 })
+    let options = options(codegen, dir, port, check)?;
+    let plan = Templates::load(codegen.home.as_deref())
+        .and_then(|t| plan(&rpc, &pb, &descriptor, &t, &options));
+    write_plan(plan, dir, check, "rustctl rpc protoc", o)
 }

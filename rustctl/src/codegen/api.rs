@@ -1,6 +1,6 @@
 //! The HTTP service generator: the model of an `.api` contract in, a [`FilePlan`] out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -8,75 +8,9 @@ use serde::Serialize;
 use super::layout::{signature, use_line};
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
+use super::{ModuleTree, Options};
 use crate::api::validate::join_path;
 use crate::model::{Group, Route, Service};
-
-/// How file names are spelled, as goctl's `--style`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Style {
-    /// `get_trial_info.rs` (goctl's `go_zero`): the Rust convention.
-    #[default]
-    #[value(alias = "go_zero")]
-    Snake,
-    /// `gettrialinfo.rs` (goctl's `gozero`).
-    #[value(alias = "gozero")]
-    Lower,
-}
-
-impl Style {
-    pub fn file(self, snake: &str) -> String {
-        match self {
-            Style::Snake => snake.to_string(),
-            Style::Lower => snake.replace('_', ""),
-        }
-    }
-}
-
-/// Where the generated service finds `rustctl-runtime`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuntimeDep {
-    /// A path dependency (absolute, or relative to the service directory).
-    Path(String),
-    /// A crates.io version requirement.
-    Version(String),
-    /// A git repository, optionally pinned.
-    Git {
-        /// The repository URL.
-        url: String,
-        /// A branch, tag or commit.
-        rev: Option<String>,
-    },
-}
-
-impl RuntimeDep {
-    pub fn toml(&self) -> String {
-        match self {
-            RuntimeDep::Path(p) => format!("{{ path = {} }}", toml_string(p)),
-            RuntimeDep::Version(v) => toml_string(v),
-            RuntimeDep::Git { url, rev: None } => format!("{{ git = {} }}", toml_string(url)),
-            RuntimeDep::Git { url, rev: Some(r) } => {
-                format!("{{ git = {}, rev = {} }}", toml_string(url), toml_string(r))
-            }
-        }
-    }
-}
-
-fn toml_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// Options of one generation run.
-#[derive(Debug, Clone)]
-pub struct ApiOptions {
-    /// File naming.
-    pub style: Style,
-    /// The runtime dependency line.
-    pub runtime: RuntimeDep,
-    /// Add an empty `[workspace]` so the service builds on its own.
-    pub standalone: bool,
-    /// The port in the scaffolded config.
-    pub port: u16,
-}
 
 #[derive(Serialize)]
 struct ServiceCtx<'a> {
@@ -134,12 +68,6 @@ struct LogicCtx<'a> {
 }
 
 #[derive(Serialize)]
-struct ModCtx {
-    doc: String,
-    modules: Vec<String>,
-}
-
-#[derive(Serialize)]
 struct MiddlewareCtx<'a> {
     middleware: &'a crate::model::Middleware,
 }
@@ -162,7 +90,7 @@ const RESERVED: &[&str] = &[
 pub fn plan(
     service: &Service,
     templates: &Templates,
-    options: &ApiOptions,
+    options: &Options,
 ) -> Result<FilePlan, GenError> {
     let mut plan = FilePlan {
         overrides: templates.overrides.clone(),
@@ -185,40 +113,22 @@ pub fn plan(
         has_requests: !requests.is_empty(),
     };
     use Ownership::{Generated, Scaffold};
-    plan.add(
-        "Cargo.toml",
-        templates.render("api/Cargo.toml", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        config_file.as_str(),
-        templates.render("api/etc.yaml", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/main.rs",
-        templates.render("api/main.rs", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/config.rs",
-        templates.render("api/config.rs", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/svc.rs",
-        templates.render("api/svc.rs", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/types.rs",
-        templates.render("api/types.rs", &ctx)?,
-        Generated,
-    );
+    plan.render_each(
+        templates,
+        &ctx,
+        &[
+            ("Cargo.toml", "api/Cargo.toml", Scaffold),
+            (&config_file, "api/etc.yaml", Scaffold),
+            ("src/main.rs", "api/main.rs", Scaffold),
+            ("src/config.rs", "api/config.rs", Scaffold),
+            ("src/svc.rs", "api/svc.rs", Scaffold),
+            ("src/types.rs", "api/types.rs", Generated),
+        ],
+    )?;
 
     // Module trees: directory (module path) -> child modules.
-    let mut handler_tree: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
-    let mut logic_tree: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    let mut handler_tree = ModuleTree::new();
+    let mut logic_tree = ModuleTree::new();
     handler_tree.insert(Vec::new(), BTreeSet::new());
     logic_tree.insert(Vec::new(), BTreeSet::new());
 
@@ -298,31 +208,18 @@ pub fn plan(
         Generated,
     );
 
-    for (root, tree, what) in [
-        (
-            "src/handler",
-            &handler_tree,
-            "Handlers: one per route, grouped as the contract's `@server(group: ...)`.",
-        ),
-        (
-            "src/logic",
-            &logic_tree,
-            "Logic: one file per route, written once and then yours.",
-        ),
-    ] {
-        for (dir, children) in tree {
-            let mut path = PathBuf::from(root);
-            for d in dir {
-                path.push(d);
-            }
-            path.push("mod.rs");
-            let ctx = ModCtx {
-                doc: what.to_string(),
-                modules: children.iter().cloned().collect(),
-            };
-            plan.add(path, templates.render("api/mod.rs", &ctx)?, Generated);
-        }
-    }
+    plan.add_module_tree(
+        templates,
+        "src/handler",
+        &handler_tree,
+        "Handlers: one per route, grouped as the contract's `@server(group: ...)`.",
+    )?;
+    plan.add_module_tree(
+        templates,
+        "src/logic",
+        &logic_tree,
+        "Logic: one file per route, written once and then yours.",
+    )?;
 
     plan.add(
         "src/middleware/mod.rs",

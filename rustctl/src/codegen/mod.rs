@@ -12,7 +12,12 @@ pub mod layout;
 pub mod rpc;
 pub mod templates;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+
+use serde::Serialize;
+
+use templates::Templates;
 
 /// Who owns a file once it exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,4 +76,112 @@ pub enum GenError {
         /// What tera or rustfmt said.
         message: String,
     },
+}
+
+/// How file names are spelled, as goctl's `--style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Style {
+    /// `get_trial_info.rs` (goctl's `go_zero`): the Rust convention.
+    #[default]
+    #[value(alias = "go_zero")]
+    Snake,
+    /// `gettrialinfo.rs` (goctl's `gozero`).
+    #[value(alias = "gozero")]
+    Lower,
+}
+
+impl Style {
+    pub fn file(self, snake: &str) -> String {
+        match self {
+            Style::Snake => snake.to_string(),
+            Style::Lower => snake.replace('_', ""),
+        }
+    }
+}
+
+/// Where the generated service finds `rustctl-runtime`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeDep {
+    /// A path dependency (absolute, or relative to the service directory).
+    Path(String),
+    /// A crates.io version requirement.
+    Version(String),
+    /// A git repository, optionally pinned.
+    Git {
+        /// The repository URL.
+        url: String,
+        /// A branch, tag or commit.
+        rev: Option<String>,
+    },
+}
+
+impl RuntimeDep {
+    pub fn toml(&self) -> String {
+        match self {
+            RuntimeDep::Path(p) => format!("{{ path = {} }}", toml_string(p)),
+            RuntimeDep::Version(v) => toml_string(v),
+            RuntimeDep::Git { url, rev: None } => format!("{{ git = {} }}", toml_string(url)),
+            RuntimeDep::Git { url, rev: Some(r) } => {
+                format!("{{ git = {}, rev = {} }}", toml_string(url), toml_string(r))
+            }
+        }
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Options of one generation run, for either generator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// File naming.
+    pub style: Style,
+    /// The runtime dependency line.
+    pub runtime: RuntimeDep,
+    /// Add an empty `[workspace]` so the service builds on its own.
+    pub standalone: bool,
+    /// The port in the scaffolded config (`Port` or `ListenOn`).
+    pub port: u16,
+}
+
+/// A tree of Rust modules: each directory (as its module path) and the modules it declares.
+pub type ModuleTree = BTreeMap<Vec<String>, BTreeSet<String>>;
+
+impl FilePlan {
+    /// One generated `mod.rs` per directory of `tree` below `root`, each declaring its modules.
+    pub fn add_module_tree(
+        &mut self,
+        templates: &Templates,
+        root: &str,
+        tree: &ModuleTree,
+        doc: &str,
+    ) -> Result<(), GenError> {
+        #[derive(Serialize)]
+        struct ModCtx<'a> {
+            doc: &'a str,
+            modules: &'a BTreeSet<String>,
+        }
+        for (dir, modules) in tree {
+            let mut path = PathBuf::from(root);
+            path.extend(dir);
+            path.push("mod.rs");
+            let text = templates.render("api/mod.rs", &ModCtx { doc, modules })?;
+            self.add(path, text, Ownership::Generated);
+        }
+        Ok(())
+    }
+
+    /// Renders each `(path, template, ownership)` with one context and adds the files.
+    pub fn render_each(
+        &mut self,
+        templates: &Templates,
+        context: &impl Serialize,
+        files: &[(&str, &str, Ownership)],
+    ) -> Result<(), GenError> {
+        for (path, template, ownership) in files {
+            self.add(*path, templates.render(template, context)?, *ownership);
+        }
+        Ok(())
+    }
 }

@@ -3,29 +3,15 @@
 //! The service crate has a library (`pb`: prost messages and tonic code, and one typed client
 //! per service for other services to depend on) and a binary (server glue, logic, config).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::api::{RuntimeDep, Style};
 use super::layout::signature;
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
+use super::{ModuleTree, Options, Style};
 use crate::model::{RpcContract, RpcMethod, RpcService};
-
-/// Options of one `rpc protoc` run.
-#[derive(Debug, Clone)]
-pub struct RpcOptions {
-    /// File naming.
-    pub style: Style,
-    /// The runtime dependency line.
-    pub runtime: RuntimeDep,
-    /// Add an empty `[workspace]` so the service builds on its own.
-    pub standalone: bool,
-    /// The port in `ListenOn` of the scaffolded config.
-    pub port: u16,
-}
 
 #[derive(Serialize)]
 struct CrateCtx<'a> {
@@ -68,12 +54,6 @@ struct LogicCtx<'a> {
     uses_pb: bool,
 }
 
-#[derive(Serialize)]
-struct ModCtx {
-    doc: String,
-    modules: Vec<String>,
-}
-
 /// The file plan for `rpc`, whose prost/tonic code is `pb_files` (see
 /// [`crate::proto::generate_code`]) and whose encoded descriptors are `descriptor`.
 pub fn plan(
@@ -81,7 +61,7 @@ pub fn plan(
     pb_files: &[(String, String)],
     descriptor: &[u8],
     templates: &Templates,
-    options: &RpcOptions,
+    options: &Options,
 ) -> Result<FilePlan, GenError> {
     use Ownership::{Generated, Scaffold};
     let mut plan = FilePlan {
@@ -98,42 +78,23 @@ pub fn plan(
         port: options.port,
         descriptor: byte_string(descriptor),
     };
-    plan.add(
-        "Cargo.toml",
-        templates.render("rpc/Cargo.toml", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        config_file.as_str(),
-        templates.render("rpc/etc.yaml", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/main.rs",
-        templates.render("rpc/main.rs", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/config.rs",
-        templates.render("rpc/config.rs", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/svc.rs",
-        templates.render("rpc/svc.rs", &ctx)?,
-        Scaffold,
-    );
-    plan.add(
-        "src/lib.rs",
-        templates.render("rpc/lib.rs", &ctx)?,
-        Generated,
-    );
+    plan.render_each(
+        templates,
+        &ctx,
+        &[
+            ("Cargo.toml", "rpc/Cargo.toml", Scaffold),
+            (&config_file, "rpc/etc.yaml", Scaffold),
+            ("src/main.rs", "rpc/main.rs", Scaffold),
+            ("src/config.rs", "rpc/config.rs", Scaffold),
+            ("src/svc.rs", "rpc/svc.rs", Scaffold),
+            ("src/lib.rs", "rpc/lib.rs", Generated),
+        ],
+    )?;
     for (name, text) in pb_files {
         plan.add(format!("src/pb/{name}"), text.clone(), Generated);
     }
 
-    let mut logic_tree: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
-    logic_tree.insert(Vec::new(), Vec::new());
+    let mut logic_tree = ModuleTree::new();
     for service in &rpc.services {
         let methods: Vec<MethodView<'_>> = service
             .methods
@@ -148,8 +109,11 @@ pub fn plan(
         logic_tree
             .entry(Vec::new())
             .or_default()
-            .push(service.module.clone());
-        logic_tree.insert(vec![service.module.clone()], files.clone());
+            .insert(service.module.clone());
+        logic_tree.insert(
+            vec![service.module.clone()],
+            files.iter().cloned().collect(),
+        );
         for (method, file) in methods.iter().zip(&files) {
             let ctx = LogicCtx {
                 rpc,
@@ -191,21 +155,12 @@ pub fn plan(
         templates.render("rpc/server_mod.rs", &ctx)?,
         Generated,
     );
-    for (dir, modules) in logic_tree {
-        let mut path = PathBuf::from("src/logic");
-        for d in &dir {
-            path.push(d);
-        }
-        path.push("mod.rs");
-        let mut modules = modules;
-        modules.sort();
-        modules.dedup();
-        let ctx = ModCtx {
-            doc: "Logic: one file per RPC, written once and then yours.".into(),
-            modules,
-        };
-        plan.add(path, templates.render("api/mod.rs", &ctx)?, Generated);
-    }
+    plan.add_module_tree(
+        templates,
+        "src/logic",
+        &logic_tree,
+        "Logic: one file per RPC, written once and then yours.",
+    )?;
     Ok(plan)
 }
 

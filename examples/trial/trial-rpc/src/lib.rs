@@ -4,7 +4,7 @@
 
 /// Messages and tonic code of `trial.proto` and its imports (prost and tonic output).
 #[rustfmt::skip]
-#[allow(clippy::all, missing_docs)]
+#[allow(clippy::all, missing_docs, non_camel_case_types, non_snake_case)]
 pub mod pb;
 
 #[rustfmt::skip]
