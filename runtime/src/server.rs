@@ -3,7 +3,8 @@
 //!
 //! Stack, outermost first (each can be switched off under `Middlewares`):
 //! recover → trace → access log → metrics → CORS → MaxConns → shedding (pro mode) →
-//! breaker → timeout → MaxBytes → gunzip → rate limit → JWT (routes with `jwt`) →
+//! breaker → timeout → MaxBytes → gunzip → rate limit → JWT (routes with `jwt` or
+//! `jwtTransition`) →
 //! user middlewares (in the order the contract names them) → handler.
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
 pub struct RouteGroup {
     prefix: String,
     jwt: bool,
+    jwt_transition: bool,
     middlewares: Vec<String>,
     timeout: Option<Duration>,
     max_bytes: Option<u64>,
@@ -60,6 +62,7 @@ impl RouteGroup {
         RouteGroup {
             prefix: String::new(),
             jwt: false,
+            jwt_transition: false,
             middlewares: Vec::new(),
             timeout: None,
             max_bytes: None,
@@ -75,6 +78,13 @@ impl RouteGroup {
     /// `jwt: Auth`: require a valid HS256 token signed with `Auth.AccessSecret`.
     pub fn jwt(mut self, on: bool) -> Self {
         self.jwt = on;
+        self
+    }
+    /// `jwtTransition: true`: like `jwt`, and during a secret rotation tokens signed with
+    /// `Auth.PrevSecret` are accepted as well as those signed with `Auth.AccessSecret`.
+    /// `true` implies `jwt`.
+    pub fn jwt_transition(mut self, on: bool) -> Self {
+        self.jwt_transition = on;
         self
     }
     /// `middleware: A, B`: named middlewares registered with [`Server::use_middleware`];
@@ -274,7 +284,14 @@ impl Server {
                 .option_layer(on.max_bytes.then_some(HandleLayer(MaxBytes(max_bytes))))
                 .option_layer(on.gunzip.then(|| GunzipLayer(Gunzip::new(max_bytes))))
                 .option_layer(limit.filter(|_| on.limit).map(HandleLayer))
-                .option_layer(g.jwt.then(|| HandleLayer(Jwt::new(&c.auth.access_secret))));
+                .option_layer((g.jwt || g.jwt_transition).then(|| {
+                    let prev = if g.jwt_transition {
+                        c.auth.prev_secret.as_str()
+                    } else {
+                        ""
+                    };
+                    HandleLayer(Jwt::transition(&c.auth.access_secret, prev))
+                }));
         mr.layer(stack.into_inner())
     }
 

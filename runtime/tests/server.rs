@@ -386,6 +386,70 @@ async fn jwt_user_middleware_cors_and_panic_recovery() {
 }
 
 #[tokio::test]
+async fn jwt_transition_accepts_the_previous_secret() {
+    async fn me(claims: Claims) -> String {
+        format!("user {}", claims.get("userId").unwrap())
+    }
+    let mut server = Server::new(conf(
+        "auth:\n  accessSecret: n3w-s3cret\n  prev_secret: 0ld-s3cret\n",
+    ));
+    assert_eq!(server.conf().auth.prev_secret, "0ld-s3cret");
+    server
+        .add_routes(
+            RouteGroup::new()
+                .prefix("/rotating")
+                .jwt_transition(true)
+                .route("/me", get(me)),
+        )
+        .add_routes(
+            RouteGroup::new()
+                .prefix("/plain")
+                .jwt(true)
+                .route("/me", get(me)),
+        );
+    let (running, base) = start(server).await;
+    let c = client();
+    let call = |path: &str, tok: Option<String>| {
+        let mut req = c.get(format!("{base}{path}"));
+        if let Some(t) = tok {
+            req = req.bearer_auth(t);
+        }
+        async move { json(req.send().await.unwrap()).await }
+    };
+
+    let (s, v) = call("/rotating/me", Some(token("0ld-s3cret", 60))).await;
+    assert_eq!(
+        (s, v),
+        (200, Value::from("user 7")),
+        "previous secret, transition"
+    );
+    let (s, _) = call("/rotating/me", Some(token("n3w-s3cret", 60))).await;
+    assert_eq!(s, 200, "current secret, transition");
+    let (s, v) = call("/rotating/me", Some(token("0th3r", 60))).await;
+    assert_eq!(
+        (s, v["code"].clone()),
+        (401, Value::from(401)),
+        "unknown secret"
+    );
+    let (s, _) = call("/rotating/me", Some(token("0ld-s3cret", -5))).await;
+    assert_eq!(s, 401, "expired, previous secret");
+    let (s, _) = call("/rotating/me", None).await;
+    assert_eq!(s, 401, "no token: transition implies jwt");
+
+    let (s, v) = call("/plain/me", Some(token("0ld-s3cret", 60))).await;
+    assert_eq!(
+        (s, v["code"].clone()),
+        (401, Value::from(401)),
+        "previous secret, plain jwt"
+    );
+    let (s, _) = call("/plain/me", Some(token("n3w-s3cret", 60))).await;
+    assert_eq!(s, 200, "current secret, plain jwt");
+
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
 async fn breaker_opens_on_failing_route() {
     let mut server = Server::new(conf(""));
     server.add_routes(

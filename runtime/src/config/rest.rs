@@ -354,6 +354,9 @@ impl Default for DevServerConf {
 pub struct AuthConf {
     /// HS256 secret.
     pub access_secret: String,
+    /// The secret being rotated out: routes with `jwtTransition` also accept tokens signed
+    /// with it (empty: none).
+    pub prev_secret: String,
     /// Token lifetime in seconds (for issuing tokens; verification uses `exp`).
     pub access_expire: i64,
 }

@@ -1,6 +1,9 @@
 //! JWT (HS256, `Auth.AccessSecret`): a missing, malformed, expired, wrongly signed or
 //! non-HS256 (including `alg: none`) token answers 401. The claims are put in the request
 //! extensions and reach handlers through the [`Claims`] extractor.
+//!
+//! Secret rotation (go-zero's `jwtTransition`, `rest.WithJwtTransition`): [`Jwt::transition`]
+//! also accepts tokens signed with `Auth.PrevSecret`.
 
 use std::sync::Arc;
 
@@ -10,6 +13,7 @@ use std::future::Future;
 use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -42,19 +46,46 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 /// The JWT middleware.
 #[derive(Clone)]
 pub struct Jwt {
-    key: Arc<DecodingKey>,
+    /// The current secret's key, then the previous secret's during a rotation.
+    keys: Arc<[DecodingKey]>,
     validation: Arc<Validation>,
 }
 
 impl Jwt {
     /// Verifies HS256 tokens signed with `secret`.
     pub fn new(secret: &str) -> Self {
+        Self::transition(secret, "")
+    }
+
+    /// Verifies HS256 tokens signed with `secret` or, during a secret rotation, with
+    /// `prev_secret` (go-zero's `WithJwtTransition`). An empty `prev_secret` is ignored.
+    pub fn transition(secret: &str, prev_secret: &str) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        let mut keys = vec![DecodingKey::from_secret(secret.as_bytes())];
+        if !prev_secret.is_empty() && prev_secret != secret {
+            keys.push(DecodingKey::from_secret(prev_secret.as_bytes()));
+        }
         Jwt {
-            key: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
+            keys: keys.into(),
             validation: Arc::new(validation),
         }
+    }
+
+    fn decode(&self, token: &str) -> jsonwebtoken::errors::Result<Map<String, Value>> {
+        let mut first_err = None;
+        for key in self.keys.iter() {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation) {
+                Ok(data) => return Ok(data.claims),
+                // Only a signature mismatch is worth trying the other secret for; anything
+                // else (malformed, expired, wrong algorithm) fails the same way with both.
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_err.unwrap_or_else(|| ErrorKind::InvalidSignature.into()))
     }
 }
 
@@ -76,9 +107,9 @@ impl Handle for Jwt {
             let resp = Error::Unauthorized("missing bearer token".into()).into_response();
             return Box::pin(std::future::ready(resp));
         };
-        match jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation) {
-            Ok(data) => {
-                req.extensions_mut().insert(Claims(data.claims));
+        match self.decode(token) {
+            Ok(claims) => {
+                req.extensions_mut().insert(Claims(claims));
                 let fut = next(req);
                 Box::pin(async move { done(fut.await) })
             }
@@ -115,6 +146,10 @@ mod tests {
     }
 
     async fn call(auth: Option<String>) -> (u16, String) {
+        call_with(Jwt::new("s3cret"), auth).await
+    }
+
+    async fn call_with(jwt: Jwt, auth: Option<String>) -> (u16, String) {
         let mut req = get("/");
         if let Some(a) = auth {
             req.headers_mut()
@@ -125,7 +160,7 @@ mod tests {
             let c = Claims::from_request_parts(&mut parts, &()).await.unwrap();
             c.get("userId").unwrap().to_string()
         };
-        let (s, _, body) = run(Jwt::new("s3cret"), handler, req).await;
+        let (s, _, body) = run(jwt, handler, req).await;
         (s.as_u16(), body)
     }
 
@@ -155,5 +190,27 @@ mod tests {
             let (s, body) = call(auth.clone()).await;
             assert_eq!(s, 401, "{auth:?}: {body}");
         }
+    }
+
+    #[tokio::test]
+    async fn transition_accepts_current_and_previous_secret() {
+        let jwt = Jwt::transition("new-secret", "old-secret");
+        for secret in ["new-secret", "old-secret"] {
+            let auth = Some(format!("Bearer {}", token(secret, now() + 60)));
+            let (s, body) = call_with(jwt.clone(), auth).await;
+            assert_eq!((s, body.as_str()), (200, "42"), "signed with {secret}");
+        }
+        for auth in [
+            format!("Bearer {}", token("third", now() + 60)),
+            format!("Bearer {}", token("old-secret", now() - 10)),
+        ] {
+            let (s, body) = call_with(jwt.clone(), Some(auth.clone())).await;
+            assert_eq!(s, 401, "{auth}: {body}");
+        }
+        let auth = Some(format!("Bearer {}", token("old-secret", now() + 60)));
+        let (s, _) = call_with(Jwt::new("new-secret"), auth.clone()).await;
+        assert_eq!(s, 401, "plain jwt rejects the previous secret");
+        let (s, _) = call_with(Jwt::transition("new-secret", ""), auth).await;
+        assert_eq!(s, 401, "an empty PrevSecret is not a key");
     }
 }
