@@ -166,3 +166,15 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         assert!(!errors.is_empty());
     }
 }
+
+/// Found by the fuzzer: a byte-order mark (whitespace to the grammar) between a service name and
+/// its `{` once made the formatter slice inside the character.
+#[test]
+fn format_survives_a_byte_order_mark_between_tokens() {
+    let text = "service c-api\u{feff} { // after\n\t@handler h\n\tpost /c\n}\n";
+    let formatted = format_round_trip(text);
+    assert_eq!(
+        formatted,
+        "service c-api { // after\n\t@handler h\n\tpost /c\n}\n"
+    );
+}

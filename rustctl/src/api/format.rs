@@ -79,7 +79,7 @@ impl Printer<'_> {
     /// Ends the current line, first appending a comment that sat on the same source line after
     /// the node ending at `end`.
     fn line_end(&mut self, end: usize) {
-        self.last_end = self.last_end.max(end);
+        self.last_end = self.boundary(self.last_end.max(end));
         while let Some(c) = self.comments.get(self.next_comment) {
             if c.span.start < self.last_end {
                 // A comment inside the node just printed (e.g. between a method and its path):
@@ -101,6 +101,16 @@ impl Printer<'_> {
         self.out.push('\n');
     }
 
+    /// `offset` moved back to a character boundary (and into the text), so slicing never panics
+    /// whatever whitespace (a byte-order mark, say) sits between tokens.
+    fn boundary(&self, offset: usize) -> usize {
+        let mut i = offset.min(self.text.len());
+        while !self.text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+
     fn blank_line(&mut self) {
         if !self.out.is_empty()
             && !self.out.ends_with("\n\n")
@@ -113,7 +123,7 @@ impl Printer<'_> {
 
     /// Keeps one blank line where the author left at least one before source offset `pos`.
     fn gap(&mut self, pos: usize) {
-        let pos = pos.min(self.text.len());
+        let pos = self.boundary(pos);
         if self.last_end < pos && self.text[self.last_end..pos].matches('\n').count() >= 2 {
             self.blank_line();
         }
@@ -131,7 +141,7 @@ impl Printer<'_> {
             self.line_start();
             self.push(&c.text);
             self.out.push('\n');
-            self.last_end = self.last_end.max(c.span.end);
+            self.last_end = self.boundary(self.last_end.max(c.span.end));
             self.next_comment += 1;
         }
         if keep_gaps && pos != usize::MAX {
@@ -281,7 +291,8 @@ impl Printer<'_> {
 
     /// Whether a blank line or a comment separates two fields: either ends a column section.
     fn has_gap_or_comment(&self, prev_end: usize, start: usize) -> bool {
-        let between = &self.text[prev_end.min(start)..start];
+        let start = self.boundary(start);
+        let between = &self.text[self.boundary(prev_end.min(start))..start];
         // Skip the rest of the previous field's line: a trailing comment does not split columns.
         let after_line = between.find('\n').map_or("", |i| &between[i + 1..]);
         after_line
@@ -432,7 +443,7 @@ impl Printer<'_> {
         }
         self.line_start();
         self.push(&format!("service {} {{", service.name.name));
-        self.line_end(service.name.span.end + 1);
+        self.line_end(service.name.span.end);
         self.indent += 1;
         for (i, item) in service.items.iter().enumerate() {
             self.comments_before(item.span.start, i > 0);
