@@ -1,8 +1,8 @@
 //! Property tests: random and mutated input never panics the parser, the validator or the
 //! formatter, and whatever parses formats to text that parses to the same result.
 //!
-//! CI runs a few thousand cases; run more with e.g. `PROPTEST_CASES=100000 cargo test --release
-//! -p rustctl --test fuzz_parser`.
+//! CI runs a few thousand cases from a fixed seed; explore more with e.g.
+//! `PROPTEST_SEED=random PROPTEST_CASES=100000 cargo test --release -p rustctl --test fuzz_parser`.
 
 use std::path::Path;
 
@@ -140,8 +140,19 @@ fn cases() -> u32 {
         .unwrap_or(1500)
 }
 
+/// A fixed seed unless `PROPTEST_SEED` gives one (or `random`): CI runs the same inputs every
+/// time, and exploring new inputs is a deliberate local run.
+fn seed() -> proptest::test_runner::RngSeed {
+    use proptest::test_runner::RngSeed;
+    match std::env::var("PROPTEST_SEED").ok().as_deref() {
+        Some("random") => RngSeed::Random,
+        Some(n) => n.parse().map_or(RngSeed::Random, RngSeed::Fixed),
+        None => RngSeed::Fixed(0x5eed_a91),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: seed(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(text in any::<String>()) {
