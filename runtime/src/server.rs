@@ -4,7 +4,7 @@
 //! Stack, outermost first (each can be switched off under `Middlewares`):
 //! recover → trace → access log → metrics → CORS → MaxConns → shedding (pro mode) →
 //! breaker → timeout → MaxBytes → gunzip → rate limit → JWT (routes with `jwt` or
-//! `jwtTransition`) →
+//! `jwtTransition`) → content-security signature (routes with `signature`) →
 //! user middlewares (in the order the contract names them) → handler.
 
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 use crate::middleware::{
     AccessLog, BreakerMiddleware, Gunzip, GunzipLayer, HandleLayer, Jwt, MaxBytes, MaxConns,
-    MetricsMiddleware, RateLimit, Shedding, Timeout, Trace, recover,
+    MetricsMiddleware, RateLimit, Shedding, Signature, SignatureLayer, Timeout, Trace, recover,
 };
 
 type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
@@ -43,6 +43,7 @@ pub struct RouteGroup {
     prefix: String,
     jwt: bool,
     jwt_transition: bool,
+    signature: bool,
     middlewares: Vec<String>,
     timeout: Option<Duration>,
     max_bytes: Option<u64>,
@@ -63,6 +64,7 @@ impl RouteGroup {
             prefix: String::new(),
             jwt: false,
             jwt_transition: false,
+            signature: false,
             middlewares: Vec::new(),
             timeout: None,
             max_bytes: None,
@@ -85,6 +87,12 @@ impl RouteGroup {
     /// `true` implies `jwt`.
     pub fn jwt_transition(mut self, on: bool) -> Self {
         self.jwt_transition = on;
+        self
+    }
+    /// `signature: true`: verify the `X-Content-Security` header with the `Signature`
+    /// section's keys (go-zero's content security; see docs/runtime.md).
+    pub fn signature(mut self, on: bool) -> Self {
+        self.signature = on;
         self
     }
     /// `middleware: A, B`: named middlewares registered with [`Server::use_middleware`];
@@ -140,6 +148,8 @@ pub struct Server {
     permits: Arc<Semaphore>,
     shedder: Option<Arc<Shedder>>,
     limit: Option<RateLimit>,
+    /// The `Signature` keys, loaded by the first group with `signature`.
+    signature: Option<Option<Signature>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -181,6 +191,7 @@ impl Server {
             metrics,
             shedder,
             limit,
+            signature: None,
             ready: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -215,13 +226,21 @@ impl Server {
     ///
     /// # Panics
     /// When the group names a middleware that was not registered, or a route conflicts with
-    /// another (both are mistakes in generated or hand-written setup code, found at startup).
+    /// another (both are mistakes in generated or hand-written setup code, found at startup),
+    /// or when the group has `signature` and a `Signature.PrivateKeys` file cannot be loaded
+    /// (the message names the key) or `Signature.Strict` has no keys.
     pub fn add_routes(&mut self, group: RouteGroup) -> &mut Self {
         for name in &group.middlewares {
             assert!(
                 self.named.contains_key(name),
                 "middleware `{name}` is used by routes but was not registered with use_middleware"
             );
+        }
+        if group.signature && self.signature.is_none() {
+            match Signature::from_conf(&self.conf.signature) {
+                Ok(sig) => self.signature = Some(sig),
+                Err(e) => panic!("{e}"),
+            }
         }
         for (path, handler) in &group.routes {
             let full = axum_path(&group.prefix, path);
@@ -291,7 +310,14 @@ impl Server {
                         ""
                     };
                     HandleLayer(Jwt::transition(&c.auth.access_secret, prev))
-                }));
+                }))
+                .option_layer(
+                    self.signature
+                        .as_ref()
+                        .and_then(Option::as_ref)
+                        .filter(|_| g.signature)
+                        .map(|s| SignatureLayer(s.clone())),
+                );
         mr.layer(stack.into_inner())
     }
 

@@ -449,6 +449,192 @@ async fn jwt_transition_accepts_the_previous_secret() {
     running.wait().await.unwrap();
 }
 
+/// go-zero's client side of content security (see `middleware/signature.rs`): an AES key and
+/// the time RSA-encrypted for the server's key, an HMAC over time/method/path/query/body hash,
+/// and with `encrypt` the body as base64(AES-ECB(body)).
+mod content_security {
+    use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use hmac::{Hmac, Mac};
+    use rsa::{Pkcs1v15Encrypt, RsaPublicKey};
+    use sha2::{Digest, Sha256};
+
+    pub const KEY: &[u8; 16] = b"0123456789abcdef";
+
+    pub fn ecb(data: &[u8], encrypt: bool) -> Vec<u8> {
+        let c = aes::Aes128::new_from_slice(KEY).unwrap();
+        let mut out = data.to_vec();
+        if encrypt {
+            let pad = 16 - out.len() % 16;
+            out.resize(out.len() + pad, pad as u8);
+        }
+        for chunk in out.chunks_mut(16) {
+            let mut b = aes::Block::from(<[u8; 16]>::try_from(&*chunk).unwrap());
+            if encrypt {
+                c.encrypt_block(&mut b);
+            } else {
+                c.decrypt_block(&mut b);
+            }
+            chunk.copy_from_slice(&b);
+        }
+        if !encrypt {
+            let pad = *out.last().unwrap() as usize;
+            out.truncate(out.len() - pad);
+        }
+        out
+    }
+
+    /// The header and the body to send.
+    pub fn sign(
+        public: &RsaPublicKey,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        encrypt: bool,
+    ) -> (String, Vec<u8>) {
+        let body = if encrypt {
+            B64.encode(ecb(body, true)).into_bytes()
+        } else {
+            body.to_vec()
+        };
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let body_hash: String = Sha256::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(KEY).unwrap();
+        mac.update(
+            [time.as_str(), method, path, query, &body_hash]
+                .join("\n")
+                .as_bytes(),
+        );
+        let signature = B64.encode(mac.finalize().into_bytes());
+        let secret = format!(
+            "version=v1; type={}; key={}; time={time}",
+            u8::from(encrypt),
+            B64.encode(KEY)
+        );
+        let secret = public
+            .encrypt(
+                &mut rsa::rand_core::OsRng,
+                Pkcs1v15Encrypt,
+                secret.as_bytes(),
+            )
+            .unwrap();
+        let header = format!(
+            "key=fp1; secret={}; signature={signature}",
+            B64.encode(secret)
+        );
+        (header, body)
+    }
+}
+
+#[tokio::test]
+async fn signature_routes_verify_content_security() {
+    use base64::Engine;
+    use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // A throwaway key, small for test speed only.
+    let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).unwrap();
+    let key_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        key_file.path(),
+        private.to_pkcs1_pem(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let public = rsa::RsaPublicKey::from(&private);
+    let mut server = Server::new(conf(&format!(
+        "signature:\n  strict: true\n  expiry: 10m\n  privateKeys:\n    - fingerprint: fp1\n      keyFile: {}\n",
+        key_file.path().display()
+    )));
+    assert_eq!(server.conf().signature.expiry, 600_000);
+    server
+        .add_routes(
+            RouteGroup::new()
+                .prefix("/signed")
+                .signature(true)
+                .route(
+                    "/echo",
+                    post(|body: String| async move { format!("got {body}") }),
+                )
+                .route("/ping", get(|| async { "pong" })),
+        )
+        .add_routes(RouteGroup::new().route("/open", get(|| async { "open" })));
+    let (running, base) = start(server).await;
+    let c = client();
+
+    let (h, body) = content_security::sign(&public, "GET", "/signed/ping?x=1", b"", false);
+    let r = c
+        .get(format!("{base}/signed/ping?x=1"))
+        .header("x-content-security", h)
+        .send()
+        .await
+        .unwrap();
+    assert!(body.is_empty());
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "pong".into())
+    );
+
+    let (h, body) = content_security::sign(&public, "POST", "/signed/echo", b"hello", false);
+    let r = c
+        .post(format!("{base}/signed/echo"))
+        .header("x-content-security", h.clone())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "got hello".into())
+    );
+
+    let (s, v) = json(
+        c.post(format!("{base}/signed/echo"))
+            .header("x-content-security", h)
+            .body("tampered")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].clone()),
+        (403, Value::from(403)),
+        "tampered body: {v}"
+    );
+    let (s, _) = json(c.get(format!("{base}/signed/ping")).send().await.unwrap()).await;
+    assert_eq!(s, 403, "unsigned, strict");
+    assert_eq!(
+        c.get(format!("{base}/open")).send().await.unwrap().status(),
+        200,
+        "groups without signature are not checked"
+    );
+
+    let (h, body) = content_security::sign(&public, "POST", "/signed/echo", b"secret", true);
+    let r = c
+        .post(format!("{base}/signed/echo"))
+        .header("x-content-security", h)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let enc = b64.decode(r.text().await.unwrap()).unwrap();
+    assert_eq!(content_security::ecb(&enc, false), b"got secret");
+
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
 #[tokio::test]
 async fn breaker_opens_on_failing_route() {
     let mut server = Server::new(conf(""));

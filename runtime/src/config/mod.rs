@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 
 pub use rest::{
     AuthConf, Batcher, CorsConf, DevServerConf, LimitConf, LogConf, LogEncoding, LogLevel, LogMode,
-    MiddlewaresConf, Mode, PrometheusConf, RestConf, Rotation, ShutdownConf, TelemetryConf,
+    MiddlewaresConf, Mode, PrivateKeyConf, PrometheusConf, RestConf, Rotation, ShutdownConf,
+    SignatureConf, TelemetryConf,
 };
 
 /// Why a config could not be loaded. Every variant names the file.

@@ -93,6 +93,8 @@ pub struct RestConf {
     pub middlewares: MiddlewaresConf,
     /// CORS settings.
     pub cors: CorsConf,
+    /// Content-security signature verification, for routes declared with `signature: true`.
+    pub signature: SignatureConf,
     /// Keys in the file that no struct knows (filled by the loader, logged by the server).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -119,6 +121,7 @@ impl Default for RestConf {
             shutdown: ShutdownConf::default(),
             middlewares: MiddlewaresConf::default(),
             cors: CorsConf::default(),
+            signature: SignatureConf::default(),
             unknown_keys: Vec::new(),
         }
     }
@@ -359,6 +362,41 @@ pub struct AuthConf {
     pub prev_secret: String,
     /// Token lifetime in seconds (for issuing tokens; verification uses `exp`).
     pub access_expire: i64,
+}
+
+/// `Signature` section (go-zero's `SignatureConf`): verification of the `X-Content-Security`
+/// header on routes with `signature: true`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct SignatureConf {
+    /// Refuse (403) requests that are unsigned or fail verification; `false` (default) only
+    /// logs them and lets them through, as go-zero does.
+    pub strict: bool,
+    /// How far the signed timestamp may be from now, in ms (default 1h; whole seconds count).
+    #[serde(deserialize_with = "millis")]
+    pub expiry: u64,
+    /// The RSA private keys clients encrypt their secret for, by fingerprint.
+    pub private_keys: Vec<PrivateKeyConf>,
+}
+
+impl Default for SignatureConf {
+    fn default() -> Self {
+        SignatureConf {
+            strict: false,
+            expiry: 3_600_000,
+            private_keys: Vec::new(),
+        }
+    }
+}
+
+/// One entry of `Signature.PrivateKeys`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct PrivateKeyConf {
+    /// The name clients send as `key=` in `X-Content-Security`.
+    pub fingerprint: String,
+    /// Path of a PEM RSA private key (PKCS#1 `RSA PRIVATE KEY`, as go-zero, or PKCS#8).
+    pub key_file: String,
 }
 
 /// `Limit` section: `Quota` requests per `Period` seconds; 0 disables.

@@ -14,6 +14,7 @@ mod maxconns;
 mod metrics;
 mod recover;
 mod shedding;
+mod signature;
 mod timeout;
 mod trace;
 
@@ -36,6 +37,9 @@ pub use maxconns::MaxConns;
 pub use metrics::MetricsMiddleware;
 pub use recover::recover;
 pub use shedding::Shedding;
+pub use signature::{
+    CONTENT_SECURITY, Signature, SignatureError, SignatureLayer, SignatureService,
+};
 pub use timeout::Timeout;
 pub use trace::Trace;
 
