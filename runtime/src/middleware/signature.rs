@@ -247,7 +247,9 @@ impl Signature {
             );
         }
         if self.strict {
-            Error::Forbidden(format!("signature verification failed: {why}")).into_response()
+            // The reason is only logged: telling clients whether the RSA secret decrypted
+            // would make the server a PKCS#1 v1.5 padding oracle.
+            Error::Forbidden("signature verification failed".into()).into_response()
         } else {
             call(&mut inner, req).await
         }
@@ -740,6 +742,10 @@ mod tests {
             assert_eq!(s, 403, "{name}: {body}");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["code"], 403, "{name}");
+            assert_eq!(
+                v["msg"], "signature verification failed",
+                "{name}: one message"
+            );
         }
     }
 
