@@ -20,6 +20,10 @@ pub struct Service {
     pub middlewares: Vec<Middleware>,
     /// Whether any group requires a JWT.
     pub uses_jwt: bool,
+    /// Whether any group accepts the previous JWT secret too (`jwtTransition`).
+    pub uses_jwt_transition: bool,
+    /// Whether any group checks request signatures (`signature: true`).
+    pub uses_signature: bool,
 }
 
 /// A named user middleware.

@@ -71,7 +71,11 @@ pub fn lower(loaded: &Loaded, contract_name: &str) -> Service {
         crate_name: name.clone(),
         name,
         contract: contract_name.to_string(),
-        uses_jwt: groups.iter().any(|g| g.jwt.is_some()),
+        uses_jwt: groups
+            .iter()
+            .any(|g| g.jwt.is_some() || g.jwt_transition.is_some()),
+        uses_jwt_transition: groups.iter().any(|g| g.jwt_transition.is_some()),
+        uses_signature: groups.iter().any(|g| g.signature),
         types,
         groups,
         middlewares: all_middlewares.into_iter().collect(),

@@ -178,7 +178,8 @@ pub fn plan(
             };
             jobs.push(RouteJob {
                 full_path: join_path(&group.prefix, &route.path),
-                jwt: group.jwt.is_some(),
+                // `jwtTransition` routes require a JWT too (one signed with either secret).
+                jwt: group.jwt.is_some() || group.jwt_transition.is_some(),
                 sse: group.sse,
                 module_path,
                 handler_file: rel("src/handler"),
