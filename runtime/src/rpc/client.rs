@@ -3,7 +3,8 @@
 //! (`traceparent` of the current request), the per-method breaker (UNAVAILABLE without a call
 //! while open), the deadline (the smaller of `Timeout` and the request's own, sent as
 //! `grpc-timeout`; DEADLINE_EXCEEDED past it), p2c balancing, and the
-//! `rpc_client_requests_duration_ms` / `rpc_client_requests_code_total` metrics.
+//! `rpc_client_requests_duration_ms` / `rpc_client_requests_code_total` metrics. With `App`
+//! and `Token` set, every call carries them as `app`/`token` metadata (go-zero's credential).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -42,6 +43,12 @@ pub enum RpcError {
         /// Its scheme.
         scheme: String,
     },
+    /// `App` or `Token` cannot be sent as gRPC metadata (not visible ASCII).
+    #[error("rpc client: `{key}` is not valid gRPC metadata (use visible ASCII)")]
+    InvalidCredential {
+        /// `App` or `Token`.
+        key: &'static str,
+    },
     /// `NonBlock: false` and no endpoint answered.
     #[error("rpc client: no endpoint of `{target}` is reachable: {message}")]
     Unavailable {
@@ -62,6 +69,7 @@ pub struct RpcClient {
     trace: bool,
     slow_log: bool,
     metrics: bool,
+    credential: Option<(http::HeaderValue, http::HeaderValue)>,
     endpoints: EndpointSender,
 }
 
@@ -94,6 +102,7 @@ impl RpcClient {
         let on = conf.middlewares;
         let timeout = (on.timeout && conf.timeout > 0).then(|| Duration::from_millis(conf.timeout));
         let opts = endpoint_opts(conf);
+        let credential = credential(conf)?;
         let target = conf.target().unwrap_or_default();
         let (pool, sender) = balance::pool(opts);
         if !conf.endpoints.is_empty() {
@@ -119,6 +128,7 @@ impl RpcClient {
             trace: on.trace,
             slow_log: on.duration,
             metrics: on.prometheus,
+            credential,
             endpoints: sender,
         })
     }
@@ -127,6 +137,24 @@ impl RpcClient {
     pub fn endpoints(&self) -> Vec<String> {
         self.endpoints.known()
     }
+}
+
+/// `App` and `Token` as metadata values, when both are set (go-zero's `HasCredential`).
+fn credential(
+    conf: &RpcClientConf,
+) -> Result<Option<(http::HeaderValue, http::HeaderValue)>, RpcError> {
+    if conf.app.is_empty() || conf.token.is_empty() {
+        return Ok(None);
+    }
+    let value = |v: &str, key| {
+        http::HeaderValue::from_str(v)
+            .ok()
+            .filter(|h| h.to_str().is_ok())
+            .ok_or(RpcError::InvalidCredential { key })
+    };
+    let mut token = value(&conf.token, "Token")?;
+    token.set_sensitive(true);
+    Ok(Some((value(&conf.app, "App")?, token)))
 }
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -217,6 +245,16 @@ impl Service<http::Request<Body>> for RpcClient {
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let start = Instant::now();
         let method: Arc<str> = Arc::from(req.uri().path());
+        if let Some((app, token)) = &self.credential {
+            // Metadata the caller set on the request wins.
+            let h = req.headers_mut();
+            if !h.contains_key(super::auth::APP_KEY) {
+                h.insert(super::auth::APP_KEY, app.clone());
+            }
+            if !h.contains_key(super::auth::TOKEN_KEY) {
+                h.insert(super::auth::TOKEN_KEY, token.clone());
+            }
+        }
         let span = if self.trace {
             let span = super::trace::client_span(&method);
             super::trace::inject(req.headers_mut(), span.as_ref());

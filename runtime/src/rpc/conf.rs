@@ -76,9 +76,13 @@ pub struct RpcServerConf {
     pub dev_server: DevServerConf,
     /// Register the gRPC health service (default true).
     pub health: bool,
-    /// go-zero's Redis-backed app-key auth switch; accepted, not implemented (a warning is
-    /// logged when set).
+    /// go-zero's app-key auth: calls must carry `app` and `token` metadata matching the
+    /// `Redis.Key` hash (see `docs/runtime.md`, RPC).
     pub auth: bool,
+    /// Where `Auth` reads tokens: `Host`, `Type`, `User`, `Pass`, `Key` (the app → token hash).
+    pub redis: RedisKeyConf,
+    /// With `Auth`: answer INTERNAL when Redis fails (default false: let the call through).
+    pub strict_control: bool,
     /// go-zero's registration in etcd: accepted; publishing comes with discovery (a later
     /// issue), a warning is logged when `Hosts` is set.
     pub etcd: EtcdConf,
@@ -106,6 +110,8 @@ impl Default for RpcServerConf {
             dev_server: DevServerConf::default(),
             health: true,
             auth: false,
+            redis: RedisKeyConf::default(),
+            strict_control: false,
             etcd: EtcdConf::default(),
             shutdown: ShutdownConf::default(),
             middlewares: RpcMiddlewaresConf::default(),
@@ -148,7 +154,61 @@ impl Validate for RpcServerConf {
             self.telemetry.sampler,
             "[0:1]",
         ));
+        if self.auth
+            && let Some(problem) = self.redis.problem()
+        {
+            errs.push((
+                "Redis".into(),
+                format!("{problem} (required by `Auth: true`)"),
+            ));
+        }
         errs
+    }
+}
+
+/// go-zero's `redis.RedisKeyConf`: a Redis server and a key on it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct RedisKeyConf {
+    /// `host:port` (port 6379 when left out); `Type: cluster`: comma-separated nodes.
+    pub host: String,
+    /// `node` (default) or `cluster`.
+    pub r#type: String,
+    /// ACL user (optional).
+    pub user: String,
+    /// Password (optional).
+    pub pass: String,
+    /// The key (for `Auth`: the hash of app → token).
+    pub key: String,
+}
+
+impl Default for RedisKeyConf {
+    fn default() -> Self {
+        RedisKeyConf {
+            host: String::new(),
+            r#type: "node".into(),
+            user: String::new(),
+            pass: String::new(),
+            key: String::new(),
+        }
+    }
+}
+
+impl RedisKeyConf {
+    /// What makes the section unusable, as go-zero's `RedisKeyConf.Validate` checks it.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.host.trim().is_empty() {
+            Some("Redis.Host is empty".into())
+        } else if !["node", "cluster"].contains(&self.r#type.to_ascii_lowercase().as_str()) {
+            Some(format!(
+                "Redis.Type `{}` is not node or cluster",
+                self.r#type
+            ))
+        } else if self.key.is_empty() {
+            Some("Redis.Key is empty".into())
+        } else {
+            None
+        }
     }
 }
 
@@ -231,6 +291,10 @@ pub struct RpcClientConf {
     /// HTTP/2 keepalive ping interval in ms (0, the default, sends none).
     #[serde(deserialize_with = "millis")]
     pub keepalive_time: u64,
+    /// With `Token`: sent as `app` metadata on every call (for a server with `Auth: true`).
+    pub app: String,
+    /// With `App`: sent as `token` metadata on every call.
+    pub token: String,
     /// On/off switches for the client's interceptors.
     pub middlewares: RpcClientMiddlewaresConf,
 }
@@ -272,6 +336,8 @@ impl Default for RpcClientConf {
             timeout: 2000,
             non_block: true,
             keepalive_time: 0,
+            app: String::new(),
+            token: String::new(),
             middlewares: RpcClientMiddlewaresConf::default(),
         }
     }
@@ -388,9 +454,11 @@ mod tests {
         std::fs::write(
             &path,
             "name: trial.rpc\nlistenon: 127.0.0.1:0\nTIMEOUT: 3s\nMode: dev\nHealth: false\n\
-             Middlewares: {Breaker: false}\nMethodTimeouts: [{FullMethod: /a.B/C, Timeout: 5s}]\n\
+             Middlewares: {Breaker: false}\nAuth: true\nStrictControl: true\n\
+             Redis: {Host: 10.0.0.9:6379, Type: node, Pass: pw, Key: rpc:apps}\nMethodTimeouts: [{FullMethod: /a.B/C, Timeout: 5s}]\n\
              TrialRpc:\n  Endpoints: [127.0.0.1:9001, http://h:2]\n  nonblock: false\n  \
-             Middlewares: {breaker: false}\nTypo: 1\n",
+             Middlewares: {breaker: false}\n  App: gateway\n  Token: s3cret\n\
+             Typo: 1\n",
         )
         .unwrap();
         let c = load_service::<Gateway>(&path).unwrap();
@@ -409,6 +477,19 @@ mod tests {
         assert_eq!(c.rpc.method_timeouts[0].full_method, "/a.B/C");
         assert_eq!(c.rpc.method_timeouts[0].timeout, 5000);
         assert_eq!(c.app.trial_rpc.timeout, 2000);
+        assert!(c.rpc.auth && c.rpc.strict_control);
+        assert_eq!(
+            (c.rpc.redis.host.as_str(), c.rpc.redis.r#type.as_str()),
+            ("10.0.0.9:6379", "node")
+        );
+        assert_eq!(
+            (c.rpc.redis.pass.as_str(), c.rpc.redis.key.as_str()),
+            ("pw", "rpc:apps")
+        );
+        assert_eq!(
+            (c.app.trial_rpc.app.as_str(), c.app.trial_rpc.token.as_str()),
+            ("gateway", "s3cret")
+        );
     }
 
     #[test]
@@ -423,6 +504,12 @@ mod tests {
         .validate();
         let keys: Vec<&str> = errs.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(keys, ["Name", "ListenOn"]);
+        let auth = RpcServerConf {
+            name: "a".into(),
+            auth: true,
+            ..RpcServerConf::default()
+        };
+        assert_eq!(auth.validate()[0].0, "Redis");
         assert_eq!(RpcClientConf::default().validate()[0].0, "Endpoints");
         let etcd = RpcClientConf {
             etcd: EtcdConf {

@@ -3,9 +3,10 @@
 //!
 //! Server interceptors, outermost first (each can be switched off under `Middlewares`):
 //! recover → trace → access log → metrics → shedding (pro mode) → breaker (per method) →
-//! timeout → service. See `docs/runtime.md` (RPC).
+//! timeout → auth (`Auth: true`) → service. See `docs/runtime.md` (RPC).
 
 mod accesslog;
+mod auth;
 mod balance;
 mod breaker;
 mod client;
@@ -24,8 +25,8 @@ mod trace;
 pub use balance::{DnsResolver, EndpointSender, Resolver, register_resolver};
 pub use client::{RpcClient, RpcError};
 pub use conf::{
-    EtcdConf, MethodTimeoutConf, RpcClientConf, RpcClientMiddlewaresConf, RpcMiddlewaresConf,
-    RpcServerConf, RpcServiceConfig, load_service,
+    EtcdConf, MethodTimeoutConf, RedisKeyConf, RpcClientConf, RpcClientMiddlewaresConf,
+    RpcMiddlewaresConf, RpcServerConf, RpcServiceConfig, load_service,
 };
 pub use server::{RpcServer, RunningRpc};
 pub use trace::TraceContext;

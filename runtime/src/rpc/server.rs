@@ -3,7 +3,7 @@
 //!
 //! Interceptors, outermost first (each can be switched off under `Middlewares`):
 //! recover → trace → access log → metrics → shedding (pro mode) → breaker (per method) →
-//! timeout → service.
+//! timeout → auth (`Auth: true`) → service.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,6 +20,7 @@ use tonic::service::{Routes, RoutesBuilder};
 use tower::{Service, ServiceBuilder};
 
 use super::accesslog::AccessLog;
+use super::auth::{Auth, Authenticator};
 use super::breaker::{BreakerIntercept, Breakers};
 use super::conf::{RpcServerConf, split_host_port};
 use super::intercept::{InterceptLayer, NameCall};
@@ -59,11 +60,6 @@ impl RpcServer {
             tracing::warn!(
                 key = %conf.etcd.key,
                 "Etcd: registration is not implemented yet; clients need Endpoints or Target"
-            );
-        }
-        if conf.auth {
-            tracing::warn!(
-                "Auth: app-key authentication is not implemented; calls are not checked"
             );
         }
         let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
@@ -137,6 +133,14 @@ impl RpcServer {
                 format!("ListenOn `{}` is not host:port", c.listen_on),
             )
         })?;
+        let auth = if c.auth {
+            let a = Authenticator::new(&c.redis, c.strict_control).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("Auth: {e}"))
+            })?;
+            Some(Arc::new(a))
+        } else {
+            None
+        };
         let listener = TcpListener::bind((host.as_str(), port)).await?;
         let addr = listener.local_addr()?;
 
@@ -203,7 +207,8 @@ impl RpcServer {
             .option_layer(
                 on.timeout
                     .then(|| InterceptLayer(Timeout::new(c.timeout, &c.method_timeouts))),
-            );
+            )
+            .option_layer(auth.map(|a| InterceptLayer(Auth(a))));
 
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let app = stack.service(self.routes.routes().prepare());
