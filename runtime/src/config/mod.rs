@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+pub(crate) use rest::millis;
+#[cfg(test)]
+pub(crate) use rest::parse_duration_ms;
 pub use rest::{
     AuthConf, Batcher, CorsConf, DevServerConf, LimitConf, LogConf, LogEncoding, LogLevel, LogMode,
     MiddlewaresConf, Mode, PrivateKeyConf, PrometheusConf, RestConf, Rotation, ShutdownConf,

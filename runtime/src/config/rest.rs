@@ -6,7 +6,8 @@ use super::Validate;
 use crate::rules::check_range;
 
 /// Accepts milliseconds as a number (`3000`) or a duration string (`3s`, `500ms`, `1m`, `1h`).
-fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+/// A duration in milliseconds: a number, or a string with a unit (`500ms`, `3s`, `1m`, `1h`).
+pub(crate) fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -23,8 +24,12 @@ fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
-fn parse_duration_ms(s: &str) -> Option<u64> {
+/// `"1500"`, `"500ms"`, `"1.5s"`, `"1m"`, `"1h"` in milliseconds.
+pub(crate) fn parse_duration_ms(s: &str) -> Option<u64> {
     let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(n);
+    }
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;

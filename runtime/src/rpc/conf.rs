@@ -3,51 +3,16 @@
 
 use std::path::Path;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 
 use crate::config::{
     self, ConfigError, DevServerConf, LogConf, Mode, PrometheusConf, RestConf, ShutdownConf,
-    TelemetryConf, Validate,
+    TelemetryConf, Validate, millis,
 };
 use crate::rules::check_range;
 
 /// Accepts milliseconds as a number (`2000`) or a duration string (`2s`, `500ms`, `1m`).
-fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        N(u64),
-        S(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::N(n) => Ok(n),
-        Raw::S(s) => parse_ms(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid duration `{s}` (use milliseconds or a unit: 500ms, 3s, 1m, 1h)"
-            ))
-        }),
-    }
-}
-
-fn parse_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return Some(n);
-    }
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "ms" => 1.0,
-        "s" => 1000.0,
-        "m" => 60_000.0,
-        "h" => 3_600_000.0,
-        _ => return None,
-    };
-    Some((n * scale).round() as u64)
-}
-
 /// The keys an RPC service reads (go-zero's `RpcServerConf`); load it with [`load_service`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -439,6 +404,7 @@ fn unknown_in_both(u1: &[String], u2: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_duration_ms;
 
     #[derive(Debug, Default, Deserialize)]
     #[serde(default, rename_all = "PascalCase")]
@@ -526,7 +492,7 @@ mod tests {
         assert!(etcd.validate().is_empty());
         assert_eq!(split_host_port(":80"), Some(("0.0.0.0".into(), 80)));
         assert_eq!(split_host_port("[::1]:80"), Some(("::1".into(), 80)));
-        assert_eq!(parse_ms("1500"), Some(1500));
-        assert_eq!(parse_ms("1.5s"), Some(1500));
+        assert_eq!(parse_duration_ms("1500"), Some(1500));
+        assert_eq!(parse_duration_ms("1.5s"), Some(1500));
     }
 }
