@@ -376,27 +376,7 @@ impl Server {
                 }
             }
             ready.store(false, Ordering::Relaxed);
-            tracing::info!("shutting down: readiness off, wrapping up");
-            tokio::time::sleep(Duration::from_millis(c.shutdown.wrap_up_time)).await;
-            let _ = drain_tx.send(());
-            let wait = Duration::from_millis(c.shutdown.wait_time);
-            let res = match tokio::time::timeout(wait, &mut serve_task).await {
-                Ok(res) => res.map_err(std::io::Error::other).and_then(|r| r),
-                Err(_) => {
-                    tracing::warn!(
-                        ?wait,
-                        "in-flight requests outlived Shutdown.WaitTime; closing"
-                    );
-                    serve_task.abort();
-                    Ok(())
-                }
-            };
-            for t in side_tasks {
-                t.abort();
-            }
-            crate::setup::flush_spans();
-            tracing::info!("server stopped");
-            res
+            crate::setup::drain(&c.shutdown, drain_tx, &mut serve_task, side_tasks, "server").await
         });
         Ok(Running {
             addr,

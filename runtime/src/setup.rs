@@ -10,7 +10,12 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::config::RestConf;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{RestConf, ShutdownConf};
 use crate::{log, telemetry};
 
 static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
@@ -78,4 +83,38 @@ pub fn shutdown() {
         let _ = p.shutdown();
     }
     log::flush();
+}
+
+/// The shared end of a graceful shutdown, for REST and gRPC servers alike, once readiness is
+/// off: wait `WrapUpTime` so load balancers notice, tell the server to stop accepting (`drain`),
+/// give in-flight work `WaitTime` to finish, then stop the side listeners (dev server,
+/// Prometheus) and flush spans. `what` names the server in the log.
+pub(crate) async fn drain(
+    conf: &ShutdownConf,
+    drain: oneshot::Sender<()>,
+    serve: &mut JoinHandle<std::io::Result<()>>,
+    side_tasks: Vec<JoinHandle<()>>,
+    what: &str,
+) -> std::io::Result<()> {
+    tracing::info!("{what} shutting down: not ready, wrapping up");
+    tokio::time::sleep(Duration::from_millis(conf.wrap_up_time)).await;
+    let _ = drain.send(());
+    let wait = Duration::from_millis(conf.wait_time);
+    let res = match tokio::time::timeout(wait, &mut *serve).await {
+        Ok(res) => res.map_err(std::io::Error::other).and_then(|r| r),
+        Err(_) => {
+            tracing::warn!(
+                ?wait,
+                "{what}: work in flight outlived Shutdown.WaitTime; closing"
+            );
+            serve.abort();
+            Ok(())
+        }
+    };
+    for t in side_tasks {
+        t.abort();
+    }
+    flush_spans();
+    tracing::info!("{what} stopped");
+    res
 }

@@ -235,24 +235,14 @@ impl RpcServer {
                         .await;
                 }
             }
-            tracing::info!("shutting down: health NOT_SERVING, wrapping up");
-            tokio::time::sleep(Duration::from_millis(c.shutdown.wrap_up_time)).await;
-            let _ = drain_tx.send(());
-            let wait = Duration::from_millis(c.shutdown.wait_time);
-            let res = match tokio::time::timeout(wait, &mut serve_task).await {
-                Ok(res) => flatten(res),
-                Err(_) => {
-                    tracing::warn!(?wait, "in-flight calls outlived Shutdown.WaitTime; closing");
-                    serve_task.abort();
-                    Ok(())
-                }
-            };
-            for t in side_tasks {
-                t.abort();
-            }
-            crate::setup::flush_spans();
-            tracing::info!("rpc server stopped");
-            res
+            crate::setup::drain(
+                &c.shutdown,
+                drain_tx,
+                &mut serve_task,
+                side_tasks,
+                "rpc server",
+            )
+            .await
         });
         Ok(RunningRpc {
             addr,
