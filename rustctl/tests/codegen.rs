@@ -27,6 +27,16 @@ fn options() -> Options {
     }
 }
 
+/// `rustctl api go --api API --dir DIR`, ready for more flags.
+fn api_go(api: &Path, dir: &Path) -> Command {
+    let mut cmd = rustctl();
+    cmd.args(["api", "go", "--api"])
+        .arg(api)
+        .arg("--dir")
+        .arg(dir);
+    cmd
+}
+
 fn rustctl() -> Command {
     let mut cmd = Command::cargo_bin("rustctl").unwrap();
     cmd.env("NO_COLOR", "1");
@@ -101,13 +111,7 @@ fn cargo_fmt_changes_nothing_even_with_long_names() {
     )
     .unwrap();
     let out = dir.path().join("svc");
-    rustctl()
-        .args(["api", "go", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(&out)
-        .assert()
-        .success();
+    api_go(&api, &out).assert().success();
     // What `cargo fmt --check` does: rustfmt from the crate root, following `mod` declarations.
     let output = std::process::Command::new("rustfmt")
         .args(["--edition", "2024", "--check"])
@@ -194,14 +198,7 @@ fn regeneration_keeps_user_files_and_follows_the_contract() {
     let api = dir.path().join("shop.api");
     let svc = dir.path().join("svc");
     std::fs::write(&api, V1).unwrap();
-    let go = || {
-        let mut cmd = rustctl();
-        cmd.args(["api", "go", "--api"])
-            .arg(&api)
-            .arg("--dir")
-            .arg(&svc);
-        cmd
-    };
+    let go = || api_go(&api, &svc);
     go().assert()
         .success()
         .stdout(predicate::str::contains("created  "));
@@ -218,13 +215,7 @@ fn regeneration_keeps_user_files_and_follows_the_contract() {
     std::fs::write(&logic, &mine).unwrap();
 
     // Up to date: --check passes and a run changes no file's bytes or mtime.
-    rustctl()
-        .args(["api", "go", "--check", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(&svc)
-        .assert()
-        .success();
+    api_go(&api, &svc).arg("--check").assert().success();
     let before = mtimes(&svc);
     std::thread::sleep(std::time::Duration::from_millis(20));
     go().assert()
@@ -238,11 +229,8 @@ fn regeneration_keeps_user_files_and_follows_the_contract() {
 
     // The contract changes: --check fails and writes nothing.
     std::fs::write(&api, V2).unwrap();
-    rustctl()
-        .args(["api", "go", "--check", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(&svc)
+    api_go(&api, &svc)
+        .arg("--check")
         .assert()
         .code(1)
         .stdout(
@@ -281,13 +269,7 @@ fn regeneration_keeps_user_files_and_follows_the_contract() {
         svc.join("src/logic/users/delete_user.rs").exists(),
         "orphaned logic is kept, not deleted"
     );
-    rustctl()
-        .args(["api", "go", "--check", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(&svc)
-        .assert()
-        .success();
+    api_go(&api, &svc).arg("--check").assert().success();
 }
 
 #[test]
@@ -296,25 +278,11 @@ fn a_changed_signature_is_reported_stale() {
     let api = dir.path().join("shop.api");
     let svc = dir.path().join("svc");
     std::fs::write(&api, V1).unwrap();
-    rustctl()
-        .args(["api", "go", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(&svc)
-        .assert()
-        .success();
+    api_go(&api, &svc).assert().success();
     std::fs::write(&api, V1.replace("returns (Resp)", "returns ([]Resp)")).unwrap();
-    rustctl()
-        .args(["api", "go", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(&svc)
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("stale")
-                .and(predicate::str::contains("Result<Vec<Resp>, Error>")),
-        );
+    api_go(&api, &svc).assert().success().stdout(
+        predicate::str::contains("stale").and(predicate::str::contains("Result<Vec<Resp>, Error>")),
+    );
 }
 
 #[test]
@@ -336,11 +304,7 @@ fn template_overrides_from_home_are_used() {
     .unwrap();
     let api = dir.path().join("shop.api");
     std::fs::write(&api, V1).unwrap();
-    rustctl()
-        .args(["api", "go", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(dir.path().join("svc"))
+    api_go(&api, &dir.path().join("svc"))
         .arg("--home")
         .arg(&home)
         .assert()
@@ -364,11 +328,7 @@ fn a_contract_with_errors_generates_nothing() {
         "service a-api {\n\t@handler a\n\tget /a (Missing)\n}\n",
     )
     .unwrap();
-    rustctl()
-        .args(["api", "go", "--api"])
-        .arg(&api)
-        .arg("--dir")
-        .arg(dir.path().join("svc"))
+    api_go(&api, &dir.path().join("svc"))
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
