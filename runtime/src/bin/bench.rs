@@ -42,6 +42,10 @@ struct Opts {
     client_cpu: String,
     off: Vec<String>,
     profile: bool,
+    /// Requests per configuration for the in-process mode (0: the wrk mode).
+    inprocess: u64,
+    /// In-process mode: only the configurations whose name contains this.
+    only: String,
 }
 
 fn opts() -> Result<Opts, String> {
@@ -53,6 +57,8 @@ fn opts() -> Result<Opts, String> {
         client_cpu: "1".into(),
         off: Vec::new(),
         profile: false,
+        inprocess: 0,
+        only: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -69,6 +75,8 @@ fn opts() -> Result<Opts, String> {
             "--server-cpu" => o.server_cpu = v.clone(),
             "--client-cpu" => o.client_cpu = v.clone(),
             "--profile" => o.profile = v == "1" || v == "true",
+            "--inprocess" => o.inprocess = num()?,
+            "--only" => o.only = v.clone(),
             "--off" => {
                 o.off = v
                     .split(',')
@@ -240,6 +248,7 @@ async fn measure(o: &Opts, addr: SocketAddr) -> Result<Run, String> {
             client_cpu: o.client_cpu.clone(),
             off: Vec::new(),
             profile: false,
+            only: String::new(),
             ..*o
         },
         addr,
@@ -293,6 +302,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if o.inprocess > 0 {
+        return inprocess(&o);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -367,6 +379,102 @@ async fn run(o: Opts) -> Result<(), String> {
     rustctl_runtime::log::flush();
     let _ = std::fs::remove_dir_all(&log_dir);
     Ok(())
+}
+
+/// Calls each router in process (no sockets) and prints nanoseconds per request: the
+/// middleware stack's own cost, without the kernel's share that dominates the wrk mode. The
+/// log writer thread shares the pinned core, so its work is counted too.
+fn inprocess(o: &Opts) -> ExitCode {
+    use tower::ServiceExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let log_dir = std::env::temp_dir().join(format!("rustctl-bench-{}", std::process::id()));
+    let log_dir_s = log_dir.to_string_lossy().into_owned();
+    let names = [
+        "Trace",
+        "Log",
+        "Prometheus",
+        "Cors",
+        "MaxConns",
+        "Shedding",
+        "Breaker",
+        "Timeout",
+        "Recover",
+        "MaxBytes",
+        "Gunzip",
+        "Limit",
+    ];
+    let mut configs: Vec<(String, Option<Vec<String>>)> = vec![
+        ("bare axum".into(), None),
+        ("full stack".into(), Some(o.off.clone())),
+    ];
+    configs.push((
+        "everything off".into(),
+        Some(names.iter().map(|s| s.to_string()).collect()),
+    ));
+    for n in names {
+        let mut off = o.off.clone();
+        off.push(n.to_owned());
+        configs.push((format!("full without {n}"), Some(off)));
+    }
+    configs.retain(|(name, _)| name.contains(&o.only));
+    let remote: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+    rt.block_on(async {
+        let routers: Vec<Router> = configs
+            .iter()
+            .map(|(_, off)| {
+                let router = match off {
+                    None => Router::new().route("/json", get(hello)),
+                    Some(off) => {
+                        let mut server = Server::new(full_conf(&log_dir_s, off));
+                        server.add_routes(RouteGroup::new().route("/json", get(hello)));
+                        server.router()
+                    }
+                };
+                // What `axum::serve` does once: turn handlers into services.
+                router.with_state(())
+            })
+            .collect();
+        let call = |router: Router| async move {
+            let mut req = axum::extract::Request::get("/json")
+                .header("user-agent", "wrk")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            let resp = router.oneshot(req).await.expect("infallible");
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
+            assert!(body.is_ok_and(|b| !b.is_empty()));
+        };
+        // Rounds interleave the configurations; the fastest round of each is reported, the
+        // least disturbed by whatever else the machine does.
+        let mut best = vec![f64::MAX; routers.len()];
+        for _ in 0..o.rounds {
+            for (i, router) in routers.iter().enumerate() {
+                for _ in 0..o.inprocess / 10 {
+                    call(router.clone()).await;
+                }
+                let start = std::time::Instant::now();
+                for _ in 0..o.inprocess {
+                    call(router.clone()).await;
+                }
+                let ns = start.elapsed().as_nanos() as f64 / o.inprocess as f64;
+                best[i] = best[i].min(ns);
+            }
+        }
+        let base = configs
+            .iter()
+            .position(|(_, off)| off.is_none())
+            .map_or(0.0, |i| best[i]);
+        for ((name, _), ns) in configs.iter().zip(&best) {
+            println!("{name:<24} {ns:>7.0} ns/req  ({:>+6.0} vs bare)", ns - base);
+        }
+    });
+    rustctl_runtime::log::flush();
+    let _ = std::fs::remove_dir_all(&log_dir);
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
