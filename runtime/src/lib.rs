@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod config;
 mod devserver;
 pub mod error;
+pub mod ids;
 pub mod load;
 pub mod log;
 mod logwriter;

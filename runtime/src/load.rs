@@ -87,14 +87,16 @@ impl Shedder {
 
     /// Admits a request (returning the promise to settle when it ends) or refuses it.
     pub fn allow(self: &Arc<Self>) -> Option<Promise> {
-        if self.should_drop(Instant::now()) {
+        let now = Instant::now();
+        if self.should_drop(now) {
             self.dropped_recently.store(true, Ordering::Relaxed);
             return None;
         }
         self.flying.fetch_add(1, Ordering::Relaxed);
         Some(Promise {
             shedder: self.clone(),
-            start: Instant::now(),
+            start: now,
+            settled: false,
         })
     }
 
@@ -168,16 +170,28 @@ impl Shedder {
 pub struct Promise {
     shedder: Arc<Shedder>,
     start: Instant,
+    settled: bool,
 }
 
 impl Promise {
     /// The request was served: its latency feeds the capacity estimate.
-    pub fn pass(self) {
+    pub fn pass(mut self) {
+        self.settled = true;
         self.shedder.done(Some(self.start.elapsed()));
     }
     /// The request failed from overload (503); only the in-flight count changes.
-    pub fn fail(self) {
+    pub fn fail(mut self) {
+        self.settled = true;
         self.shedder.done(None);
+    }
+}
+
+impl Drop for Promise {
+    /// A request dropped unanswered (its client went away) is no longer in flight.
+    fn drop(&mut self) {
+        if !self.settled {
+            self.shedder.done(None);
+        }
     }
 }
 

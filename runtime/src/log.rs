@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
+use crate::ids::{self, Ids};
 use crate::logwriter::{self, BatchGuard, BatchWriter};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -18,94 +19,40 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{LogConf, LogEncoding, LogLevel, LogMode, Rotation};
 
-/// Trace and span ids of a request span, captured from its `trace_id`/`span_id` fields, so
-/// every line inside it can carry them whether or not an OpenTelemetry exporter runs.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Ids {
+/// A request span's `trace_id`/`span_id` fields (hex, as OpenTelemetry prints them), kept in
+/// the span's extensions once seen.
+#[derive(Default)]
+struct IdsVisitor {
     trace: String,
     span: String,
+    /// Both fields, parsed, once both are there.
+    ids: Option<Ids>,
 }
 
-impl Ids {
-    pub(crate) fn new(trace: String, span: String) -> Self {
-        Ids { trace, span }
+impl IdsVisitor {
+    fn seen(&self) -> bool {
+        !self.trace.is_empty() || !self.span.is_empty()
+    }
+
+    fn merge(&mut self, newer: IdsVisitor) {
+        if !newer.trace.is_empty() {
+            self.trace = newer.trace;
+        }
+        if !newer.span.is_empty() {
+            self.span = newer.span;
+        }
+        self.ids = Ids::from_hex(&self.trace, &self.span, true);
     }
 }
 
-thread_local! {
-    /// The ids of the request being polled on this thread, when it has no tracing span.
-    static CURRENT: std::cell::RefCell<Option<std::sync::Arc<Ids>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Puts the previous ids back when dropped, also when a handler panics through it.
-struct Restore(Option<std::sync::Arc<Ids>>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let prev = self.0.take();
-        CURRENT.with(|c| *c.borrow_mut() = prev);
-    }
-}
-
-fn enter(ids: &std::sync::Arc<Ids>) -> Restore {
-    Restore(CURRENT.with(|c| c.replace(Some(ids.clone()))))
-}
-
-/// Runs `f` with `ids` as the current request ids of this thread.
-pub(crate) fn with_ids<R>(ids: &std::sync::Arc<Ids>, f: impl FnOnce() -> R) -> R {
-    let _restore = enter(ids);
-    f()
-}
-
-/// The trace and span ids of the request being polled on this thread (set when no exporter
-/// runs), for propagating them to outgoing calls.
-pub(crate) fn current_ids() -> Option<(String, String)> {
-    CURRENT.with(|c| {
-        c.borrow()
-            .as_deref()
-            .map(|ids| (ids.trace.clone(), ids.span.clone()))
-    })
-}
-
-pin_project_lite::pin_project! {
-    /// A request future whose log lines carry its ids, without a tracing span: cheaper when no
-    /// OpenTelemetry exporter needs the span.
-    pub(crate) struct WithIds<F> {
-        ids: std::sync::Arc<Ids>,
-        #[pin]
-        fut: F,
-    }
-}
-
-impl<F> WithIds<F> {
-    pub(crate) fn new(ids: std::sync::Arc<Ids>, fut: F) -> Self {
-        WithIds { ids, fut }
-    }
-}
-
-impl<F: std::future::Future> std::future::Future for WithIds<F> {
-    type Output = F::Output;
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let this = self.project();
-        let _restore = enter(this.ids);
-        this.fut.poll(cx)
-    }
-}
-
-struct IdsVisitor<'a>(&'a mut Ids, bool);
-
-impl Visit for IdsVisitor<'_> {
+impl Visit for IdsVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let slot = match field.name() {
-            "trace_id" => &mut self.0.trace,
-            "span_id" => &mut self.0.span,
+        match field.name() {
+            "trace_id" => self.trace = value.to_owned(),
+            "span_id" => self.span = value.to_owned(),
             _ => return,
-        };
-        *slot = value.to_owned();
-        self.1 = true;
+        }
+        self.ids = Ids::from_hex(&self.trace, &self.span, true);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if matches!(field.name(), "trace_id" | "span_id") {
@@ -152,6 +99,11 @@ impl FieldValue {
             FieldValue::Bool(v) => write!(out, "{v}"),
         };
     }
+}
+
+/// Appends hex digits.
+fn push_ascii(out: &mut String, digits: &[u8]) {
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 /// Appends `s` as a JSON string literal.
@@ -374,10 +326,11 @@ impl GoZeroFormat {
                 out.push_str(",\"content\":\"\"");
             }
             if let Some(ids) = ids {
-                out.push_str(",\"trace\":");
-                json_str(out, &ids.trace);
-                out.push_str(",\"span\":");
-                json_str(out, &ids.span);
+                out.push_str(",\"trace\":\"");
+                push_ascii(out, &ids.trace_hex());
+                out.push_str("\",\"span\":\"");
+                push_ascii(out, &ids.span_hex());
+                out.push('"');
             }
             if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
                 out.push_str(",\"caller\":\"");
@@ -400,7 +353,10 @@ impl GoZeroFormat {
                 v.write_plain(out);
             }
             if let Some(ids) = ids {
-                write!(out, "\ttrace={}\tspan={}", ids.trace, ids.span)?;
+                out.push_str("\ttrace=");
+                push_ascii(out, &ids.trace_hex());
+                out.push_str("\tspan=");
+                push_ascii(out, &ids.span_hex());
             }
             if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
                 write!(out, "\tcaller={f}:{l}")?;
@@ -442,38 +398,40 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut ids = Ids::default();
-        let mut v = IdsVisitor(&mut ids, false);
+        let mut v = IdsVisitor::default();
         attrs.record(&mut v);
-        if !v.1 {
-            return;
-        }
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(ids);
+        if let (true, Some(span)) = (v.seen(), ctx.span(id)) {
+            span.extensions_mut().insert(v);
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let mut v = IdsVisitor::default();
+        values.record(&mut v);
+        if !v.seen() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
-        let mut ids = ext.remove::<Ids>().unwrap_or_default();
-        let mut v = IdsVisitor(&mut ids, false);
-        values.record(&mut v);
-        ext.insert(ids);
+        // Ids are often recorded one field at a time: merge with what came before.
+        if let Some(old) = ext.get_mut::<IdsVisitor>() {
+            old.merge(v);
+        } else {
+            ext.insert(v);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let ids = ctx
-            .event_scope(event)
-            .and_then(|scope| {
+        // Ids riding with the request future come first: that is the common, cheap case.
+        let ids = ids::current().or_else(|| {
+            ctx.event_scope(event).and_then(|scope| {
                 scope
                     .into_iter()
-                    .find_map(|span| span.extensions().get::<Ids>().cloned())
-                    .map(std::sync::Arc::new)
+                    .find_map(|span| span.extensions().get::<IdsVisitor>().and_then(|v| v.ids))
             })
-            .or_else(|| CURRENT.with(|c| c.borrow().clone()));
+        });
         let mut line = String::with_capacity(384);
-        if self.format.format(ids.as_deref(), event, &mut line).is_ok() {
+        if self.format.format(ids.as_ref(), event, &mut line).is_ok() {
             self.writer.write_line(line.as_bytes());
         }
     }
@@ -583,6 +541,9 @@ mod tests {
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
     }
 
+    const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    const SPAN: &str = "b7ad6b7169203331";
+
     fn in_request() {
         tracing::info!("outside");
         tracing::debug!("below the level");
@@ -591,8 +552,8 @@ mod tests {
             trace_id = tracing::field::Empty,
             span_id = tracing::field::Empty
         );
-        span.record("trace_id", "abc");
-        span.record("span_id", "def");
+        span.record("trace_id", TRACE);
+        span.record("span_id", SPAN);
         let _g = span.enter();
         tracing::warn!(duration = "1.0ms", "inside");
     }
@@ -609,8 +570,8 @@ mod tests {
         assert!(lines[0].get("trace").is_none(), "{out}");
         assert_eq!(lines[1]["content"], "inside");
         assert_eq!(lines[1]["level"], "warn");
-        assert_eq!(lines[1]["trace"], "abc");
-        assert_eq!(lines[1]["span"], "def");
+        assert_eq!(lines[1]["trace"], TRACE);
+        assert_eq!(lines[1]["span"], SPAN);
         assert_eq!(lines[1]["duration"], "1.0ms");
         assert_eq!(lines[1]["service"], "svc");
         assert!(lines[1]["caller"].as_str().unwrap().contains("log.rs"));
@@ -639,15 +600,15 @@ mod tests {
     #[test]
     fn ids_ride_the_future_and_are_restored_after_a_panic() {
         let out = capture(true, || {
-            let ids = std::sync::Arc::new(Ids::new("t1".into(), "s1".into()));
-            let mut fut = std::pin::pin!(WithIds::new(ids.clone(), async {
+            let ids = Ids::from_hex(TRACE, SPAN, true).unwrap();
+            let mut fut = std::pin::pin!(ids::WithIds::new(ids, async {
                 tracing::info!("in request");
             }));
             let waker = std::task::Waker::noop();
             let _ = fut
                 .as_mut()
                 .poll(&mut std::task::Context::from_waker(waker));
-            let boom = std::panic::catch_unwind(|| with_ids(&ids, || panic!("handler bug")));
+            let boom = std::panic::catch_unwind(|| ids::with_ids(ids, || panic!("handler bug")));
             assert!(boom.is_err());
             tracing::info!("after");
         });
@@ -655,8 +616,8 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines[0]["trace"], "t1");
-        assert_eq!(lines[0]["span"], "s1");
+        assert_eq!(lines[0]["trace"], TRACE);
+        assert_eq!(lines[0]["span"], SPAN);
         assert!(
             lines[1].get("trace").is_none(),
             "stale ids after a panic: {out}"
@@ -671,7 +632,7 @@ mod tests {
         assert_eq!(cols[1], "warn", "{second}");
         assert_eq!(cols[2], "inside");
         assert!(
-            second.contains("duration=1.0ms") && second.contains("trace=abc"),
+            second.contains("duration=1.0ms") && second.contains(&format!("trace={TRACE}")),
             "{second}"
         );
     }

@@ -18,12 +18,10 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, Route};
-use http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tower::{Layer, Service, ServiceBuilder};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::{LimitConf, Mode, RestConf};
 use crate::devserver::{self, DevState};
@@ -31,8 +29,8 @@ use crate::error::Error;
 use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 use crate::middleware::{
-    AccessLog, BreakerMiddleware, Gunzip, GunzipLayer, HandleLayer, Jwt, MaxBytes, MaxConns,
-    MetricsMiddleware, RateLimit, Shedding, Signature, SignatureLayer, Timeout, Trace, recover,
+    AccessLog, BreakerMiddleware, Cors, Gunzip, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
+    RateLimit, Shedding, Signature, SignatureLayer, Stack, StackLayer, Timeout, Trace,
 };
 
 type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
@@ -269,56 +267,48 @@ impl Server {
             ),
             None => self.limit.clone(),
         };
-        let cors = on.cors.then(|| cors_layer(&c.cors.allow_origins));
-        let stack =
-            ServiceBuilder::new()
-                .option_layer(on.recover.then(recover))
-                .option_layer(on.trace.then(|| HandleLayer(Trace::new(full))))
-                .option_layer(on.log.then(|| {
-                    HandleLayer(
-                        AccessLog::new(Duration::from_millis(c.log.slow_threshold))
-                            .verbose(c.verbose),
-                    )
-                }))
-                .option_layer(on.prometheus.then(|| {
-                    HandleLayer(MetricsMiddleware::new(self.metrics.clone(), path.clone()))
-                }))
-                .option_layer(cors)
-                .option_layer((on.max_conns && c.max_conns > 0).then(|| {
-                    HandleLayer(MaxConns::new(
-                        self.permits.clone(),
-                        self.metrics.clone(),
-                        path.clone(),
-                    ))
-                }))
-                .option_layer(self.shedder.as_ref().map(|s| {
-                    HandleLayer(Shedding::new(s.clone(), self.metrics.clone(), path.clone()))
-                }))
-                .option_layer(on.breaker.then(|| {
-                    HandleLayer(BreakerMiddleware::new(self.metrics.clone(), path.clone()))
-                }))
-                .option_layer(
-                    (on.timeout && !timeout.is_zero()).then_some(HandleLayer(Timeout(timeout))),
-                )
-                .option_layer(on.max_bytes.then_some(HandleLayer(MaxBytes(max_bytes))))
-                .option_layer(on.gunzip.then(|| GunzipLayer(Gunzip::new(max_bytes))))
-                .option_layer(limit.filter(|_| on.limit).map(HandleLayer))
-                .option_layer((g.jwt || g.jwt_transition).then(|| {
-                    let prev = if g.jwt_transition {
-                        c.auth.prev_secret.as_str()
-                    } else {
-                        ""
-                    };
-                    HandleLayer(Jwt::transition(&c.auth.access_secret, prev))
-                }))
-                .option_layer(
-                    self.signature
-                        .as_ref()
-                        .and_then(Option::as_ref)
-                        .filter(|_| g.signature)
-                        .map(|s| SignatureLayer(s.clone())),
-                );
-        mr.layer(stack.into_inner())
+        let stack = Stack {
+            recover: on.recover,
+            trace: on.trace.then(|| Trace::new(full)),
+            log: on.log.then(|| {
+                AccessLog::new(Duration::from_millis(c.log.slow_threshold)).verbose(c.verbose)
+            }),
+            metrics: on
+                .prometheus
+                .then(|| MetricsMiddleware::new(self.metrics.clone(), path.clone())),
+            cors: on.cors.then(|| Cors::new(&c.cors.allow_origins)),
+            max_conns: (on.max_conns && c.max_conns > 0)
+                .then(|| MaxConns::new(self.permits.clone(), self.metrics.clone(), path.clone())),
+            shedding: self
+                .shedder
+                .as_ref()
+                .map(|s| Shedding::new(s.clone(), self.metrics.clone(), path.clone())),
+            breaker: on
+                .breaker
+                .then(|| BreakerMiddleware::new(self.metrics.clone(), path.clone())),
+            timeout: (on.timeout && !timeout.is_zero()).then_some(Timeout(timeout)),
+            max_bytes: on.max_bytes.then_some(MaxBytes(max_bytes)),
+            gunzip: on.gunzip.then(|| Gunzip::new(max_bytes)),
+            limit: limit.filter(|_| on.limit),
+            jwt: (g.jwt || g.jwt_transition).then(|| {
+                let prev = if g.jwt_transition {
+                    c.auth.prev_secret.as_str()
+                } else {
+                    ""
+                };
+                Jwt::transition(&c.auth.access_secret, prev)
+            }),
+        };
+        let signature = self
+            .signature
+            .as_ref()
+            .and_then(Option::as_ref)
+            .filter(|_| g.signature)
+            .map(|s| SignatureLayer(s.clone()));
+        let layers = ServiceBuilder::new()
+            .layer(StackLayer::new(stack))
+            .option_layer(signature);
+        mr.layer(layers.into_inner())
     }
 
     /// The router with every route and its stack, for in-process tests (`oneshot`).
@@ -394,19 +384,6 @@ impl Server {
         let res = running.wait().await;
         crate::setup::shutdown();
         res
-    }
-}
-
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let base = CorsLayer::new()
-        .allow_methods(Any)
-        .allow_headers(Any)
-        .expose_headers(Any);
-    if origins.is_empty() || origins.iter().any(|o| o == "*") {
-        base.allow_origin(Any)
-    } else {
-        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-        base.allow_origin(AllowOrigin::list(list))
     }
 }
 

@@ -6,13 +6,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage};
 
 /// The access-log middleware.
 #[derive(Clone, Copy)]
@@ -67,51 +64,64 @@ impl std::fmt::Display for Ms {
     }
 }
 
-impl Handle for AccessLog {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        let start = Instant::now();
-        let method = req.method().clone();
-        let uri = req.uri().clone();
-        let remote = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        let agent = req.headers().get(http::header::USER_AGENT).cloned();
-        let slow = self.slow;
-        let req_headers = self.verbose.then(|| req.headers().clone());
-        let fut = next(req);
-        Box::pin(async move {
-            let resp = done(fut.await);
-            let elapsed = start.elapsed();
-            let code = resp.status().as_u16();
-            let duration = Ms(elapsed);
-            let agent = agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
-            let remote = Remote(remote);
+/// What the access line needs from the request.
+pub struct Seen {
+    start: Instant,
+    method: http::Method,
+    uri: http::Uri,
+    remote: Option<SocketAddr>,
+    agent: Option<http::HeaderValue>,
+    headers: Option<http::HeaderMap>,
+}
+
+impl Stage for AccessLog {
+    type Ticket = Seen;
+
+    fn admit(&self, req: &mut Request) -> Result<Seen, Refusal> {
+        Ok(Seen {
+            start: Instant::now(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            remote: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            agent: req.headers().get(http::header::USER_AGENT).cloned(),
+            headers: self.verbose.then(|| req.headers().clone()),
+        })
+    }
+
+    fn finish(&self, seen: Seen, resp: &mut Response) {
+        let elapsed = seen.start.elapsed();
+        let code = resp.status().as_u16();
+        let duration = Ms(elapsed);
+        let (method, uri) = (&seen.method, &seen.uri);
+        let agent = seen
+            .agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        let remote = Remote(seen.remote);
+        tracing::info!(
+            target: "access",
+            duration = %duration,
+            "[HTTP] {code} - {method} {uri} - {remote} - {agent}"
+        );
+        if let Some(h) = seen.headers {
             tracing::info!(
                 target: "access",
-                duration = %duration,
-                "[HTTP] {code} - {method} {uri} - {remote} - {agent}"
+                request_headers = %Headers(h),
+                response_headers = %Headers(resp.headers().clone()),
+                "[HTTP] {code} - {method} {uri} - details"
             );
-            if let Some(h) = req_headers {
-                tracing::info!(
-                    target: "access",
-                    request_headers = %Headers(h),
-                    response_headers = %Headers(resp.headers().clone()),
-                    "[HTTP] {code} - {method} {uri} - details"
-                );
-            }
-            if elapsed > slow {
-                tracing::warn!(
-                    target: "access",
-                    duration = %duration,
-                    "[HTTP] {code} - {method} {uri} - {remote} - {agent} - slowcall({duration})"
-                );
-            }
-            resp
-        })
+        }
+        if elapsed > self.slow {
+            tracing::warn!(
+                target: "access",
+                duration = %duration,
+                "[HTTP] {code} - {method} {uri} - {remote} - {agent} - slowcall({duration})"
+            );
+        }
     }
 }
 

@@ -3,13 +3,10 @@
 
 use std::sync::Arc;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage, refuse};
 use crate::breaker::Breaker;
 use crate::error::Error;
 use crate::metrics::{Metrics, Rejection};
@@ -33,24 +30,23 @@ impl BreakerMiddleware {
     }
 }
 
-impl Handle for BreakerMiddleware {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        if !self.breaker.allow() {
-            self.metrics.reject(&self.path, Rejection::Breaker);
-            tracing::error!(path = %self.path, "[http] dropped, circuit breaker is open");
-            let resp = Error::ServiceUnavailable("circuit breaker is open".into()).into_response();
-            return Box::pin(std::future::ready(resp));
+impl Stage for BreakerMiddleware {
+    type Ticket = ();
+
+    fn admit(&self, _req: &mut Request) -> Result<(), Refusal> {
+        if self.breaker.allow() {
+            return Ok(());
         }
-        let fut = next(req);
-        let breaker = self.breaker.clone();
-        Box::pin(async move {
-            let resp = done(fut.await);
-            breaker.record(!resp.status().is_server_error());
-            resp
-        })
+        self.metrics.reject(&self.path, Rejection::Breaker);
+        tracing::error!(path = %self.path, "[http] dropped, circuit breaker is open");
+        Err(refuse(Error::ServiceUnavailable(
+            "circuit breaker is open".into(),
+        )))
+    }
+
+    /// A 5xx answer counts as a failure of the route.
+    fn finish(&self, _: (), resp: &mut Response) {
+        self.breaker.record(!resp.status().is_server_error());
     }
 }
 

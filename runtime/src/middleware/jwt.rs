@@ -7,17 +7,13 @@
 
 use std::sync::Arc;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::{FromRequestParts, Request};
-use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage, refuse};
 use crate::error::Error;
 
 /// The verified claims of the request's token.
@@ -89,11 +85,10 @@ impl Jwt {
     }
 }
 
-impl Handle for Jwt {
-    fn handle<F>(&self, mut req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
+impl Stage for Jwt {
+    type Ticket = ();
+
+    fn admit(&self, req: &mut Request) -> Result<(), Refusal> {
         let token = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -104,19 +99,16 @@ impl Handle for Jwt {
             })
             .map(str::trim);
         let Some(token) = token else {
-            let resp = Error::Unauthorized("missing bearer token".into()).into_response();
-            return Box::pin(std::future::ready(resp));
+            return Err(refuse(Error::Unauthorized("missing bearer token".into())));
         };
         match self.decode(token) {
             Ok(claims) => {
                 req.extensions_mut().insert(Claims(claims));
-                let fut = next(req);
-                Box::pin(async move { done(fut.await) })
+                Ok(())
             }
             Err(e) => {
                 tracing::debug!(error = %e, "jwt rejected");
-                let resp = Error::Unauthorized(format!("invalid token: {e}")).into_response();
-                Box::pin(std::future::ready(resp))
+                Err(refuse(Error::Unauthorized(format!("invalid token: {e}"))))
             }
         }
     }

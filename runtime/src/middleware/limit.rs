@@ -5,15 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage, refuse};
 use crate::error::Error;
 use crate::metrics::{Metrics, Rejection};
 
@@ -43,20 +39,16 @@ impl RateLimit {
     }
 }
 
-impl Handle for RateLimit {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        if let Err(not_until) = self.limiter.check() {
+impl Stage for RateLimit {
+    type Ticket = ();
+
+    fn admit(&self, _req: &mut Request) -> Result<(), Refusal> {
+        self.limiter.check().map_err(|not_until| {
             self.metrics.reject(&self.path, Rejection::Limit);
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let resp = Error::TooManyRequests { retry_after }.into_response();
-            return Box::pin(std::future::ready(resp));
-        }
-        let fut = next(req);
-        Box::pin(async move { done(fut.await) })
+            refuse(Error::TooManyRequests { retry_after })
+        })
     }
 }
 

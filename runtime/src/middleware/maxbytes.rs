@@ -4,37 +4,36 @@
 //! runtime's JSON error shape.
 
 use axum::body::Body;
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
 use http_body_util::Limited;
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage, refuse};
 use crate::error::Error;
 
 /// The max-body middleware.
 #[derive(Clone, Copy)]
 pub struct MaxBytes(pub u64);
 
-impl Handle for MaxBytes {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
+impl Stage for MaxBytes {
+    type Ticket = ();
+
+    fn admit(&self, req: &mut Request) -> Result<(), Refusal> {
+        use http_body::Body as _;
         let declared = req
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.0) {
-            return Box::pin(std::future::ready(Error::PayloadTooLarge.into_response()));
+            return Err(refuse(Error::PayloadTooLarge));
         }
-        let limit = usize::try_from(self.0).unwrap_or(usize::MAX);
-        let req = req.map(|b| Body::new(Limited::new(b, limit)));
-        let fut = next(req);
-        Box::pin(async move { done(fut.await) })
+        // A body known to be empty (most GETs) needs no counting.
+        if req.body().size_hint().upper() != Some(0) {
+            let limit = usize::try_from(self.0).unwrap_or(usize::MAX);
+            let body = std::mem::take(req.body_mut());
+            *req.body_mut() = Body::new(Limited::new(body, limit));
+        }
+        Ok(())
     }
 }
 
@@ -43,6 +42,7 @@ mod tests {
     use super::*;
     use crate::bind::read_body;
     use crate::middleware::test_util::run;
+    use axum::response::{IntoResponse, Response};
 
     async fn echo_len(req: Request) -> Response {
         match read_body(req.into_body()).await {

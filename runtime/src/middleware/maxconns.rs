@@ -5,14 +5,10 @@
 
 use std::sync::Arc;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage, refuse};
 use crate::error::Error;
 use crate::metrics::{Metrics, Rejection};
 
@@ -35,23 +31,17 @@ impl MaxConns {
     }
 }
 
-impl Handle for MaxConns {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+impl Stage for MaxConns {
+    /// Held until the response is ready.
+    type Ticket = OwnedSemaphorePermit;
+
+    fn admit(&self, _req: &mut Request) -> Result<OwnedSemaphorePermit, Refusal> {
+        self.permits.clone().try_acquire_owned().map_err(|_| {
             self.metrics.reject(&self.path, Rejection::MaxConns);
             tracing::error!("concurrent connections over limit, request refused");
-            let resp =
-                Error::ServiceUnavailable("too many concurrent requests".into()).into_response();
-            return Box::pin(std::future::ready(resp));
-        };
-        let fut = next(req);
-        Box::pin(async move {
-            let resp = done(fut.await);
-            drop(permit);
-            resp
+            refuse(Error::ServiceUnavailable(
+                "too many concurrent requests".into(),
+            ))
         })
     }
 }

@@ -4,13 +4,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
 use axum::response::Response;
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage};
 use crate::metrics::{Metrics, RequestLabels};
 
 /// The metrics middleware for one route.
@@ -45,37 +42,39 @@ fn method_label(m: &http::Method) -> &'static str {
     }
 }
 
-struct InFlight<'a>(&'a Metrics);
+/// A request being counted; in flight until dropped (also when its client goes away).
+pub struct Counted {
+    start: Instant,
+    method: &'static str,
+    metrics: Arc<Metrics>,
+}
 
-impl Drop for InFlight<'_> {
+impl Drop for Counted {
     fn drop(&mut self) {
-        self.0.in_flight().dec();
+        self.metrics.in_flight().dec();
     }
 }
 
-impl Handle for MetricsMiddleware {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        let start = Instant::now();
-        let method = method_label(req.method());
-        let this = self.clone();
-        this.metrics.in_flight().inc();
-        let fut = next(req);
-        Box::pin(async move {
-            let guard = InFlight(&this.metrics);
-            let resp = done(fut.await);
-            drop(guard);
-            let labels = RequestLabels {
-                path: this.path.clone(),
-                method,
-                code: resp.status().as_u16(),
-            };
-            this.metrics
-                .observe(&labels, start.elapsed().as_secs_f64() * 1000.0);
-            resp
+impl Stage for MetricsMiddleware {
+    type Ticket = Counted;
+
+    fn admit(&self, req: &mut Request) -> Result<Counted, Refusal> {
+        self.metrics.in_flight().inc();
+        Ok(Counted {
+            start: Instant::now(),
+            method: method_label(req.method()),
+            metrics: self.metrics.clone(),
         })
+    }
+
+    fn finish(&self, counted: Counted, resp: &mut Response) {
+        let labels = RequestLabels {
+            path: self.path.clone(),
+            method: counted.method,
+            code: resp.status().as_u16(),
+        };
+        self.metrics
+            .observe(&labels, counted.start.elapsed().as_secs_f64() * 1000.0);
     }
 }
 

@@ -1,11 +1,14 @@
-//! The built-in middlewares, one per file, each with its own tests.
+//! The built-in middlewares, one per file, each with its own tests, and [`Stack`], which
+//! runs them for a route in one fixed order.
 //!
-//! Each is a small `Handle` (its state plus an async `handle(req, next)`), turned into a tower
-//! `Layer`/`Service` by [`HandleLayer`]: one boxed future per middleware per request, no boxed
-//! inner service (unlike `axum::middleware::from_fn`, which boxes both).
+//! Most are a [`Stage`]: a synchronous look at the request (which may answer it instead) and
+//! a look at the response on its way out. The stack runs every stage of a request inside one
+//! future, rather than one tower layer and one boxed future per middleware: with a dozen
+//! middlewares that per-layer plumbing cost more than the middlewares' own work.
 
 mod accesslog;
 mod breaker;
+mod cors;
 mod gunzip;
 mod jwt;
 mod limit;
@@ -15,36 +18,35 @@ mod metrics;
 mod recover;
 mod shedding;
 mod signature;
+mod stack;
 mod timeout;
 mod trace;
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::Response;
-use tower::{Layer, Service};
 
 pub use accesslog::AccessLog;
 pub use breaker::BreakerMiddleware;
-pub use gunzip::{Gunzip, GunzipLayer};
+pub use cors::Cors;
+pub use gunzip::Gunzip;
 pub use jwt::{Claims, Jwt};
 pub use limit::RateLimit;
 pub use maxbytes::MaxBytes;
 pub use maxconns::MaxConns;
 pub use metrics::MetricsMiddleware;
-pub use recover::recover;
 pub use shedding::Shedding;
 pub use signature::{
     CONTENT_SECURITY, Signature, SignatureError, SignatureLayer, SignatureService,
 };
+pub use stack::{Stack, StackLayer, StackService};
 pub use timeout::Timeout;
 pub use trace::Trace;
 
 /// The future a middleware returns.
-pub type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+pub type ResponseFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send + 'static>>;
 
 /// Unwraps an inner service's result (the error type is `Infallible`).
 pub fn done(r: Result<Response, Infallible>) -> Response {
@@ -54,62 +56,28 @@ pub fn done(r: Result<Response, Infallible>) -> Response {
     }
 }
 
-/// A middleware: synchronous checks on the request, then either an early response or a call
-/// of `next` (the rest of the stack, called at most once, before `handle` returns) whose
-/// future it wraps.
-///
-/// Calling `next` synchronously lets [`HandleService`] call its inner service in place instead
-/// of cloning it per request; with a dozen layers, per-layer clones of the whole inner stack
-/// were the largest cost of the stack.
-pub trait Handle: Clone + Send + Sync + 'static {
-    /// Handles one request.
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static;
+/// A stage's own answer to a request it refuses (boxed: refusals are rare, and the common
+/// `Ok` path stays small).
+pub type Refusal = Box<Response>;
+
+/// Refuses a request with `answer`.
+pub fn refuse(answer: impl axum::response::IntoResponse) -> Refusal {
+    Box::new(answer.into_response())
 }
 
-/// Makes a [`Handle`] a tower layer.
-#[derive(Clone, Debug)]
-pub struct HandleLayer<H>(pub H);
+/// A middleware in two steps around the rest of the stack.
+pub trait Stage: Send + Sync + 'static {
+    /// What [`Stage::admit`] hands on to [`Stage::finish`]: a permit, a start time, ...
+    type Ticket: Send + 'static;
 
-impl<H: Clone, S> Layer<S> for HandleLayer<H> {
-    type Service = HandleService<H, S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        HandleService {
-            handle: self.0.clone(),
-            inner,
-        }
-    }
-}
+    /// Looks at the request before it goes on. `Err` answers it instead: the stages after
+    /// this one and the handler are skipped, and this one is not finished; the stages before
+    /// it still see the answer.
+    fn admit(&self, req: &mut Request) -> Result<Self::Ticket, Refusal>;
 
-/// The service [`HandleLayer`] produces.
-#[derive(Clone, Debug)]
-pub struct HandleService<H, S> {
-    handle: H,
-    inner: S,
-}
-
-impl<H, S> Service<Request> for HandleService<H, S>
-where
-    H: Handle,
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future =
-        futures_util::future::Map<ResponseFuture, fn(Response) -> Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        use futures_util::FutureExt;
-        let inner = &mut self.inner;
-        self.handle
-            .handle(req, |r| inner.call(r))
-            .map(Ok as fn(Response) -> Result<Response, Infallible>)
+    /// Sees the response on its way out.
+    fn finish(&self, ticket: Self::Ticket, resp: &mut Response) {
+        let _ = (ticket, resp);
     }
 }
 
@@ -124,19 +92,44 @@ pub(crate) mod test_util {
     use tower::util::BoxCloneSyncService;
     use tower::{Layer, Service, ServiceExt, service_fn};
 
-    use super::{Handle, HandleLayer};
+    use super::{Stack, StackLayer, Stage};
 
     type Out = (StatusCode, http::HeaderMap, String);
 
-    /// Runs `req` through `h` in front of `handler`.
-    pub(crate) async fn run<H, F, Fut, R>(h: H, handler: F, req: Request) -> Out
+    /// Runs `req` through `stage` in front of `handler`.
+    pub(crate) async fn run<S, F, Fut, R>(stage: S, handler: F, mut req: Request) -> Out
     where
-        H: Handle,
+        S: Stage,
         F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = R> + Send + 'static,
         R: IntoResponse,
     {
-        run_layer(HandleLayer(h), handler, req).await
+        let resp = match stage.admit(&mut req) {
+            Err(refusal) => *refusal,
+            Ok(ticket) => {
+                let mut resp = handler(req).await.into_response();
+                stage.finish(ticket, &mut resp);
+                resp
+            }
+        };
+        parts(resp).await
+    }
+
+    /// Runs `req` through `stack` in front of `handler`.
+    pub(crate) async fn run_stack<F, Fut, R>(stack: Stack, handler: F, req: Request) -> Out
+    where
+        F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = R> + Send + 'static,
+        R: IntoResponse,
+    {
+        run_layer(StackLayer::new(stack), handler, req).await
+    }
+
+    async fn parts(resp: Response) -> Out {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
     }
 
     /// Runs `req` through `layer` in front of `handler`.
@@ -154,10 +147,7 @@ pub(crate) mod test_util {
         });
         let mut svc = layer.layer(BoxCloneSyncService::new(svc));
         let resp = svc.ready().await.unwrap().call(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
+        parts(resp).await
     }
 
     pub(crate) fn get(uri: &str) -> Request {

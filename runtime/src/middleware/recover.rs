@@ -1,23 +1,15 @@
 //! Panic recovery: a panicking handler answers 500 (JSON), the panic is logged, the server
-//! lives on. Built on tower-http's `CatchPanicLayer`.
+//! lives on. The stack catches the panic around the rest of the request (see `stack.rs`).
 
 use std::any::Any;
 
 use axum::response::{IntoResponse, Response};
-use tower::layer::util::Stack;
-use tower::util::MapResponseLayer;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::Error;
 
-type PanicHandler = fn(Box<dyn Any + Send + 'static>) -> Response;
-type PanicResponse = http::Response<tower_http::body::UnsyncBoxBody<bytes::Bytes, tower::BoxError>>;
-type ToAxum = fn(PanicResponse) -> Response;
-
-/// The recovery layer (responses mapped back to axum's body type).
-pub type RecoverLayer = Stack<CatchPanicLayer<PanicHandler>, MapResponseLayer<ToAxum>>;
-
-fn on_panic(err: Box<dyn Any + Send + 'static>) -> Response {
+/// The answer to a panic caught in the stack: logged (with the request's trace ids, since the
+/// stack catches it inside the request), then 500 JSON.
+pub(crate) fn answer(err: Box<dyn Any + Send + 'static>) -> Response {
     let msg = err
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -27,46 +19,67 @@ fn on_panic(err: Box<dyn Any + Send + 'static>) -> Response {
     Error::Internal(format!("panic: {msg}")).into_response()
 }
 
-fn into_axum(r: PanicResponse) -> Response {
-    r.into_response()
-}
-
-/// Builds the recovery layer.
-pub fn recover() -> RecoverLayer {
-    Stack::new(
-        CatchPanicLayer::custom(on_panic as PanicHandler),
-        MapResponseLayer::new(into_axum as ToAxum),
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use axum::Router;
-    use axum::body::Body;
-    use axum::routing::get;
+    use crate::middleware::Stack;
+    use crate::middleware::test_util::{get, run_stack};
     use http::StatusCode;
-    use tower::ServiceExt;
+
+    /// Records, for each event, whether request ids were current when it was written.
+    #[derive(Clone, Default)]
+    struct IdsSeen(std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for IdsSeen {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let name = event.metadata().name().to_owned();
+            let ids = crate::ids::current().is_some();
+            self.0.lock().unwrap().push((name, ids));
+        }
+    }
 
     #[tokio::test]
-    async fn panic_becomes_500_json() {
-        let app = Router::new()
-            .route(
-                "/boom",
-                get(|| async {
-                    if true {
-                        panic!("kaboom")
-                    }
-                }),
-            )
-            .layer(recover());
-        let req = http::Request::get("/boom").body(Body::empty()).unwrap();
-        let resp = app.clone().oneshot(req).await.unwrap();
-        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    async fn panic_becomes_500_json_logged_with_the_request_ids() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let seen = IdsSeen::default();
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(seen.clone()));
+        let stack = Stack {
+            recover: true,
+            trace: Some(crate::middleware::Trace::new("/boom")),
+            ..Stack::default()
+        };
+        let boom = |_r| async {
+            if true {
+                panic!("kaboom")
+            }
+        };
+        let (status, headers, body) = run_stack(stack, boom, get("/boom")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["code"], 500);
+        assert!(
+            headers.contains_key("traceparent"),
+            "traced like any answer"
+        );
+        let seen = seen.0.lock().unwrap();
+        assert!(
+            seen.iter().any(|(_, ids)| *ids),
+            "the panic line carries the request's ids: {seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_recover_the_panic_goes_on() {
+        let boom = |_r| async {
+            if true {
+                panic!("kaboom")
+            }
+        };
+        let run = tokio::spawn(run_stack(Stack::default(), boom, get("/boom")));
+        assert!(run.await.unwrap_err().is_panic());
     }
 }

@@ -2,16 +2,13 @@
 
 use std::sync::Arc;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::StatusCode;
 
-use super::{Handle, ResponseFuture, done};
+use super::{Refusal, Stage, refuse};
 use crate::error::Error;
-use crate::load::Shedder;
+use crate::load::{Promise, Shedder};
 use crate::metrics::{Metrics, Rejection};
 
 /// The shedding middleware; clones share the shedder.
@@ -33,26 +30,23 @@ impl Shedding {
     }
 }
 
-impl Handle for Shedding {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        let Some(promise) = self.shedder.allow() else {
+impl Stage for Shedding {
+    type Ticket = Promise;
+
+    fn admit(&self, _req: &mut Request) -> Result<Promise, Refusal> {
+        self.shedder.allow().ok_or_else(|| {
             self.metrics.reject(&self.path, Rejection::Shed);
-            let resp = Error::ServiceUnavailable("service overloaded".into()).into_response();
-            return Box::pin(std::future::ready(resp));
-        };
-        let fut = next(req);
-        Box::pin(async move {
-            let resp = done(fut.await);
-            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-                promise.fail();
-            } else {
-                promise.pass();
-            }
-            resp
+            refuse(Error::ServiceUnavailable("service overloaded".into()))
         })
+    }
+
+    /// A 503 from further in is overload too; anything else feeds the capacity estimate.
+    fn finish(&self, promise: Promise, resp: &mut Response) {
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            promise.fail();
+        } else {
+            promise.pass();
+        }
     }
 }
 

@@ -6,40 +6,43 @@ use std::time::Duration;
 use std::convert::Infallible;
 use std::future::Future;
 
-use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 
-use super::{Handle, ResponseFuture, done};
+use super::done;
 use crate::error::Error;
 
 /// The timeout middleware.
 #[derive(Clone, Copy)]
 pub struct Timeout(pub Duration);
 
-impl Handle for Timeout {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
+impl Timeout {
+    /// Awaits `fut` (the rest of the stack) for at most the timeout.
+    pub async fn run<F>(&self, fut: F) -> Response
     where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+        F: Future<Output = Result<Response, Infallible>>,
     {
-        let uri = req.uri().clone();
-        let limit = self.0;
-        let fut = next(req);
-        Box::pin(async move {
-            match tokio::time::timeout(limit, fut).await {
-                Ok(resp) => done(resp),
-                Err(_) => {
-                    tracing::error!(%uri, timeout = ?limit, "request timed out");
-                    Error::Timeout.into_response()
-                }
+        match tokio::time::timeout(self.0, fut).await {
+            Ok(resp) => done(resp),
+            Err(_) => {
+                tracing::error!(timeout = ?self.0, "request timed out");
+                Error::Timeout.into_response()
             }
-        })
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::test_util::{get, run};
+    use crate::middleware::Stack;
+    use crate::middleware::test_util::{get, run_stack};
+
+    fn with_timeout(t: Duration) -> Stack {
+        Stack {
+            timeout: Some(Timeout(t)),
+            ..Stack::default()
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn slow_handler_times_out() {
@@ -47,10 +50,10 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(10)).await;
             "late"
         };
-        let (s, _, body) = run(Timeout(Duration::from_millis(50)), slow, get("/")).await;
+        let (s, _, body) = run_stack(with_timeout(Duration::from_millis(50)), slow, get("/")).await;
         assert_eq!(s, 503);
         assert!(body.contains("timed out"), "{body}");
-        let (s, _, _) = run(Timeout(Duration::from_secs(60)), slow, get("/")).await;
+        let (s, _, _) = run_stack(with_timeout(Duration::from_secs(60)), slow, get("/")).await;
         assert_eq!(s, 200);
     }
 }

@@ -1,30 +1,25 @@
-//! A span per request with W3C `traceparent` in and out.
+//! Trace ids per request with W3C `traceparent` in and out, and a span when spans are
+//! exported.
 //!
-//! The incoming `traceparent` becomes the OpenTelemetry parent of the request span; the span's
-//! trace and span ids are recorded on it (so every log line inside carries them) and written
-//! back in the response's `traceparent`.
+//! The incoming `traceparent` is the request's parent: its trace id is kept and a new span id
+//! is minted (or a new trace started). Every log line inside the request carries the ids, and
+//! the response's `traceparent` names this hop. With an OpenTelemetry exporter the request
+//! also gets a tracing span whose parent is the incoming context, and the ids are the span's.
 
 use std::sync::Arc;
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use axum::extract::Request;
 use axum::response::Response;
-use http::HeaderValue;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{Handle, ResponseFuture, done};
-use crate::log::{self, Ids, WithIds};
+use crate::ids::{self, Ids, TRACEPARENT};
 
 /// The tracing middleware for one route.
 #[derive(Clone)]
 pub struct Trace {
-    name: Arc<str>,
     route: Arc<str>,
 }
 
@@ -32,9 +27,77 @@ impl Trace {
     /// Spans are named `METHOD route`.
     pub fn new(route: &str) -> Self {
         Trace {
-            name: Arc::from(route),
             route: Arc::from(route),
         }
+    }
+
+    /// Starts tracing a request: its ids (and span, when spans are exported).
+    pub fn begin(&self, req: &Request) -> Traced {
+        if !crate::setup::otel_enabled() {
+            // Nobody reads a span: the ids alone ride with the request future, which is much
+            // cheaper (see `ids::WithIds`).
+            return Traced {
+                ids: Ids::child_of(Ids::from_headers(req.headers())),
+                span: None,
+            };
+        }
+        let span = tracing::info_span!(
+            "http",
+            otel.name = %format_args!("{} {}", req.method(), self.route),
+            otel.kind = "server",
+            http.request.method = %req.method(),
+            http.route = %self.route,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
+        let _ = span.set_parent(parent);
+        let sc = span.context().span().span_context().clone();
+        let ids = if sc.is_valid() {
+            Ids {
+                trace: u128::from_be_bytes(sc.trace_id().to_bytes()),
+                span: u64::from_be_bytes(sc.span_id().to_bytes()),
+                sampled: sc.trace_flags().is_sampled(),
+            }
+        } else {
+            Ids::child_of(Ids::from_headers(req.headers()))
+        };
+        Traced {
+            ids,
+            span: Some(span),
+        }
+    }
+}
+
+/// A request being traced.
+pub struct Traced {
+    /// Its ids.
+    pub ids: Ids,
+    /// Its span, when spans are exported.
+    pub span: Option<tracing::Span>,
+}
+
+/// While alive, the request's ids (and span) are current on this thread.
+pub struct Entered<'a> {
+    _ids: ids::Restore,
+    _span: Option<tracing::span::Entered<'a>>,
+}
+
+impl Traced {
+    /// Makes the request current on this thread, for the synchronous part of its handling.
+    pub fn enter(&self) -> Entered<'_> {
+        Entered {
+            _ids: ids::enter(self.ids),
+            _span: self.span.as_ref().map(|s| s.enter()),
+        }
+    }
+
+    /// Names this hop in the response's `traceparent` (and records the status on the span).
+    pub fn finish(&self, resp: &mut Response) {
+        if let Some(span) = &self.span {
+            span.record("http.response.status_code", resp.status().as_u16());
+        }
+        resp.headers_mut()
+            .insert(TRACEPARENT, self.ids.traceparent());
     }
 }
 
@@ -49,103 +112,19 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// A non-zero random trace id (32 hex digits).
-fn random_trace_id() -> String {
-    format!("{:032x}", fastrand::u128(1..))
-}
-
-/// A non-zero random span id (16 hex digits).
-fn random_span_id() -> String {
-    format!("{:016x}", fastrand::u64(1..))
-}
-
-fn traceparent(trace_id: &str, span_id: &str, flags: TraceFlags) -> String {
-    let flags = if flags.is_sampled() { "01" } else { "00" };
-    format!("00-{trace_id}-{span_id}-{flags}")
-}
-
-/// Ids for a request span when OpenTelemetry did not assign them: the caller's trace id (or
-/// a new one), a new span id, the caller's sampling flag.
-fn fallback_ids(parent: &SpanContext) -> (String, String, TraceFlags) {
-    if parent.is_valid() {
-        (
-            parent.trace_id().to_string(),
-            random_span_id(),
-            parent.trace_flags(),
-        )
-    } else {
-        (random_trace_id(), random_span_id(), TraceFlags::SAMPLED)
-    }
-}
-
-impl Handle for Trace {
-    fn handle<F>(&self, req: Request, next: impl FnOnce(Request) -> F) -> ResponseFuture
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    {
-        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
-        let psc = parent.span().span_context().clone();
-        let otel = crate::setup::otel_enabled();
-        let (span, trace_id, span_id, flags) = if otel {
-            let span = tracing::info_span!(
-                "http",
-                otel.name = %format_args!("{} {}", req.method(), self.name),
-                otel.kind = "server",
-                http.request.method = %req.method(),
-                http.route = %self.route,
-                http.response.status_code = tracing::field::Empty,
-                trace_id = tracing::field::Empty,
-                span_id = tracing::field::Empty,
-            );
-            let _ = span.set_parent(parent);
-            let sc = span.context().span().span_context().clone();
-            let (t, s, f) = if sc.is_valid() {
-                (
-                    sc.trace_id().to_string(),
-                    sc.span_id().to_string(),
-                    sc.trace_flags(),
-                )
-            } else {
-                fallback_ids(&psc)
-            };
-            span.record("trace_id", t.as_str());
-            span.record("span_id", s.as_str());
-            (span, t, s, f)
-        } else {
-            // No exporter, so no OpenTelemetry layer and nobody reads a span: the ids ride with
-            // the request future instead (see `log::WithIds`), which is much cheaper.
-            let (t, s, f) = fallback_ids(&psc);
-            let tp = traceparent(&t, &s, f);
-            let ids = Arc::new(Ids::new(t, s));
-            let fut = log::with_ids(&ids, || next(req));
-            return Box::pin(WithIds::new(ids, async move {
-                let mut resp = done(fut.await);
-                if let Ok(v) = HeaderValue::from_str(&tp) {
-                    resp.headers_mut().insert("traceparent", v);
-                }
-                resp
-            }));
-        };
-        let fut = {
-            let _enter = span.enter();
-            next(req)
-        };
-        let tp = traceparent(&trace_id, &span_id, flags);
-        Box::pin(async move {
-            let mut resp = done(fut.instrument(span.clone()).await);
-            span.record("http.response.status_code", resp.status().as_u16());
-            if let Ok(v) = HeaderValue::from_str(&tp) {
-                resp.headers_mut().insert("traceparent", v);
-            }
-            resp
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::test_util::{get, run};
+    use crate::middleware::Stack;
+    use crate::middleware::test_util::{get, run_stack};
+    use http::HeaderValue;
+
+    fn traced() -> Stack {
+        Stack {
+            trace: Some(Trace::new("/x")),
+            ..Stack::default()
+        }
+    }
 
     #[tokio::test]
     async fn keeps_incoming_trace_id_and_answers_traceparent() {
@@ -154,7 +133,7 @@ mod tests {
             "traceparent",
             HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );
-        let (status, headers, _) = run(Trace::new("/x"), |_r| async { "ok" }, req).await;
+        let (status, headers, _) = run_stack(traced(), |_r| async { "ok" }, req).await;
         assert_eq!(status, 200);
         let tp = headers["traceparent"].to_str().unwrap();
         assert!(
@@ -170,7 +149,7 @@ mod tests {
 
     #[tokio::test]
     async fn starts_a_trace_without_one() {
-        let (_, headers, _) = run(Trace::new("/x"), |_r| async { "ok" }, get("/x")).await;
+        let (_, headers, _) = run_stack(traced(), |_r| async { "ok" }, get("/x")).await;
         let tp = headers["traceparent"].to_str().unwrap();
         assert_eq!(tp.len(), 55, "{tp}");
         assert_ne!(&tp[3..35], "00000000000000000000000000000000");

@@ -406,11 +406,10 @@ async fn trace_context_travels_from_client_to_server() {
     let running = serve(conf(), Echo::default()).await;
     let client = client_for(&running, |_| {}).await;
     // A call made while serving a request (a gateway handler) continues that request's trace.
-    let ids = Arc::new(crate::log::Ids::new(
-        "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-        "00f067aa0ba902b7".into(),
-    ));
-    let resp = crate::log::WithIds::new(ids, echo(&client, msg("traced")))
+    let ids =
+        crate::ids::Ids::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true)
+            .unwrap();
+    let resp = crate::ids::WithIds::new(ids, echo(&client, msg("traced")))
         .await
         .unwrap();
     assert_eq!(resp.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -889,7 +888,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     ) {
         let mut m = Message(String::new());
         event.record(&mut m);
-        let trace = crate::log::current_ids().map(|(t, _)| t);
+        let trace = crate::ids::current().map(|ids| ids.trace_id());
         self.0.lock().unwrap().push((m.0, trace));
     }
 }
@@ -905,11 +904,8 @@ async fn log_lines_of_a_call_carry_its_trace_id() {
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let ids = Arc::new(crate::log::Ids::new(
-        trace.into(),
-        "00f067aa0ba902b7".into(),
-    ));
-    crate::log::WithIds::new(ids, echo(&client, msg("logged")))
+    let ids = crate::ids::Ids::from_hex(trace, "00f067aa0ba902b7", true).unwrap();
+    crate::ids::WithIds::new(ids, echo(&client, msg("logged")))
         .await
         .unwrap();
     // The access line is written when the reply's trailers pass; give the connection a turn.

@@ -5,16 +5,15 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry::trace::{TraceContextExt, TraceFlags};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done};
-use crate::log::{self, Ids, WithIds};
+use crate::ids::{self, Ids, WithIds};
 
 /// The trace and span ids of the call being served, in the request's extensions:
 /// `request.extensions().get::<TraceContext>()` in a handler.
@@ -60,20 +59,12 @@ impl Injector for HeadersMut<'_> {
     }
 }
 
-/// Ids when OpenTelemetry assigned none: the caller's trace id (or a new one), a new span id.
-fn fallback(parent: &SpanContext) -> TraceContext {
-    let span_id = format!("{:016x}", fastrand::u64(1..));
-    if parent.is_valid() {
+impl From<Ids> for TraceContext {
+    fn from(ids: Ids) -> Self {
         TraceContext {
-            trace_id: parent.trace_id().to_string(),
-            span_id,
-            sampled: parent.trace_flags().is_sampled(),
-        }
-    } else {
-        TraceContext {
-            trace_id: format!("{:032x}", fastrand::u128(1..)),
-            span_id,
-            sampled: true,
+            trace_id: ids.trace_id(),
+            span_id: ids.span_id(),
+            sampled: ids.sampled,
         }
     }
 }
@@ -83,7 +74,7 @@ fn fallback(parent: &SpanContext) -> TraceContext {
 #[derive(Clone)]
 pub(crate) enum CallIds {
     /// No exporter: the ids ride with the call.
-    Ids(Arc<Ids>),
+    Ids(Ids),
     /// Exporting: the call's span.
     Span(tracing::Span),
 }
@@ -92,7 +83,7 @@ impl CallIds {
     /// Runs `f` (which logs) as part of the call.
     pub(crate) fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         match self {
-            CallIds::Ids(ids) => log::with_ids(ids, f),
+            CallIds::Ids(ids) => ids::with_ids(*ids, f),
             CallIds::Span(span) => span.in_scope(f),
         }
     }
@@ -112,18 +103,16 @@ impl Intercept for Trace {
     where
         F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
     {
-        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
-        let psc = parent.span().span_context().clone();
         if !crate::setup::otel_enabled() {
             // No exporter: no tracing span; the ids ride with the call's future (as in REST).
-            let tc = fallback(&psc);
-            let ids = Arc::new(Ids::new(tc.trace_id.clone(), tc.span_id.clone()));
-            req.extensions_mut().insert(tc);
+            let ids = Ids::child_of(Ids::from_headers(req.headers()));
+            req.extensions_mut().insert(TraceContext::from(ids));
             // For lines written when the call ends, outside this future (see `on_end`).
-            req.extensions_mut().insert(CallIds::Ids(ids.clone()));
-            let fut = log::with_ids(&ids, || next(req));
+            req.extensions_mut().insert(CallIds::Ids(ids));
+            let fut = ids::with_ids(ids, || next(req));
             return Box::pin(WithIds::new(ids, async move { done(fut.await) }));
         }
+        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
         let span = tracing::info_span!(
             "grpc",
             otel.name = %call.method,
@@ -143,7 +132,7 @@ impl Intercept for Trace {
                 sampled: sc.trace_flags().is_sampled(),
             }
         } else {
-            fallback(&psc)
+            TraceContext::from(Ids::child_of(Ids::from_headers(req.headers())))
         };
         span.record("trace_id", tc.trace_id.as_str());
         span.record("span_id", tc.span_id.as_str());
@@ -178,11 +167,7 @@ fn current() -> Option<TraceContext> {
             });
         }
     }
-    log::current_ids().map(|(trace_id, span_id)| TraceContext {
-        trace_id,
-        span_id,
-        sampled: true,
-    })
+    ids::current().map(TraceContext::from)
 }
 
 /// Client side: a span for the outgoing call when spans are exported (a child of the
