@@ -108,22 +108,47 @@ fn push_ascii(out: &mut String, digits: &[u8]) {
 
 /// Appends `s` as a JSON string literal.
 fn json_str(out: &mut String, s: &str) {
-    use std::fmt::Write as _;
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// The bytes a JSON string must escape: `"`, `\\` and control characters, all ASCII.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Appends `s` escaped for a JSON string body; runs of plain characters are copied whole.
+fn push_escaped(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    while let Some(n) = bytes[plain..].iter().position(|&b| ESCAPE[usize::from(b)]) {
+        let i = plain + n;
+        let b = bytes[i];
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(&s[plain..i]);
+        plain = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{:04x}", b);
             }
-            c => out.push(c),
         }
     }
-    out.push('"');
+    out.push_str(&s[plain..]);
 }
 
 /// Keys the line itself writes; event fields with these names are skipped.
@@ -197,19 +222,7 @@ struct JsonEscape<'a>(&'a mut String);
 
 impl fmt::Write for JsonEscape<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                '\n' => self.0.push_str("\\n"),
-                '\r' => self.0.push_str("\\r"),
-                '\t' => self.0.push_str("\\t"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(self.0, "\\u{:04x}", c as u32);
-                }
-                c => self.0.push(c),
-            }
-        }
+        push_escaped(self.0, s);
         Ok(())
     }
 }
@@ -334,7 +347,9 @@ impl GoZeroFormat {
             }
             if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
                 out.push_str(",\"caller\":\"");
-                let _ = write!(JsonEscape(out), "{f}:{l}");
+                push_escaped(out, f);
+                out.push(':');
+                out.push_str(itoa::Buffer::new().format(l));
                 out.push('"');
             }
             if !self.service.is_empty() {

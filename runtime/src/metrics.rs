@@ -116,10 +116,12 @@ impl Metrics {
         }
     }
 
-    /// Records one finished request.
-    pub fn observe(&self, labels: &RequestLabels, millis: f64) {
-        self.duration.get_or_create(labels).observe(millis);
-        self.codes.get_or_create(labels).inc();
+    /// The two series of `labels`, to keep and record into without a lookup per request.
+    pub fn series(&self, labels: &RequestLabels) -> (Histogram, Counter) {
+        (
+            self.duration.get_or_create(labels).clone(),
+            self.codes.get_or_create(labels).clone(),
+        )
     }
 
     /// The in-flight gauge.

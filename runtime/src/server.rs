@@ -137,6 +137,21 @@ fn axum_path(prefix: &str, path: &str) -> String {
         .join("/")
 }
 
+/// The route as go-zero writes it (`/trials/:id`), for metric labels: dashboards built for
+/// go-zero services keep working.
+fn go_zero_path(axum_path: &str) -> String {
+    axum_path
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => format!(":{}", name.trim_start_matches('*')),
+                None => seg.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A REST service.
 pub struct Server {
     conf: Arc<RestConf>,
@@ -255,7 +270,7 @@ impl Server {
         }
         let c = &self.conf;
         let on = c.middlewares;
-        let path: Arc<str> = Arc::from(full);
+        let path: Arc<str> = Arc::from(go_zero_path(full));
         let timeout = g.timeout.unwrap_or(Duration::from_millis(c.timeout));
         let max_bytes = g.max_bytes.unwrap_or(c.max_bytes);
         let limit = match g.limit {
@@ -445,5 +460,12 @@ mod tests {
         assert_eq!(axum_path("/v1", "/users/:id"), "/v1/users/{id}");
         assert_eq!(axum_path("", "/users/{id}/x"), "/users/{id}/x");
         assert_eq!(axum_path("", "/"), "/");
+    }
+
+    #[test]
+    fn metric_labels_use_go_zero_paths() {
+        assert_eq!(go_zero_path("/v1/users/{id}/x"), "/v1/users/:id/x");
+        assert_eq!(go_zero_path("/files/{*rest}"), "/files/:rest");
+        assert_eq!(go_zero_path("/"), "/");
     }
 }

@@ -147,7 +147,7 @@ async fn routes_binding_errors_tracing_metrics_and_promtool() {
         .unwrap();
     assert!(
         metrics.contains(
-            r#"http_server_requests_code_total{path="/api/trials/{id}",method="GET",code="200"} 2"#
+            r#"http_server_requests_code_total{path="/api/trials/:id",method="GET",code="200"} 2"#
         ),
         "{metrics}"
     );

@@ -1,8 +1,11 @@
 //! Records each request in `http_server_requests_duration_ms` and
 //! `http_server_requests_code_total`, and tracks the in-flight gauge.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -15,12 +18,57 @@ use crate::metrics::{Metrics, RequestLabels};
 pub struct MetricsMiddleware {
     metrics: Arc<Metrics>,
     path: Arc<str>,
+    /// The series this route has used, by method and code: a route sees few of them, and a
+    /// scan of this short list is much cheaper than the families' hashed lookup.
+    seen: Arc<RwLock<Vec<Series>>>,
+}
+
+struct Series {
+    method: &'static str,
+    code: u16,
+    duration: Histogram,
+    count: Counter,
 }
 
 impl MetricsMiddleware {
     /// Labels requests with the route template `path`.
     pub fn new(metrics: Arc<Metrics>, path: Arc<str>) -> Self {
-        MetricsMiddleware { metrics, path }
+        MetricsMiddleware {
+            metrics,
+            path,
+            seen: Arc::default(),
+        }
+    }
+
+    fn record(&self, method: &'static str, code: u16, millis: f64) {
+        let found = |seen: &[Series]| {
+            seen.iter()
+                .find(|s| s.code == code && s.method == method)
+                .map(|s| {
+                    s.duration.observe(millis);
+                    s.count.inc();
+                })
+                .is_some()
+        };
+        if found(&self.seen.read().unwrap_or_else(|e| e.into_inner())) {
+            return;
+        }
+        let (duration, count) = self.metrics.series(&RequestLabels {
+            path: self.path.clone(),
+            method,
+            code,
+        });
+        duration.observe(millis);
+        count.inc();
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        if !seen.iter().any(|s| s.code == code && s.method == method) {
+            seen.push(Series {
+                method,
+                code,
+                duration,
+                count,
+            });
+        }
     }
 }
 
@@ -68,13 +116,8 @@ impl Stage for MetricsMiddleware {
     }
 
     fn finish(&self, counted: Counted, resp: &mut Response) {
-        let labels = RequestLabels {
-            path: self.path.clone(),
-            method: counted.method,
-            code: resp.status().as_u16(),
-        };
-        self.metrics
-            .observe(&labels, counted.start.elapsed().as_secs_f64() * 1000.0);
+        let millis = counted.start.elapsed().as_secs_f64() * 1000.0;
+        self.record(counted.method, resp.status().as_u16(), millis);
     }
 }
 
