@@ -27,6 +27,20 @@ struct Bucket {
 struct State {
     stat: RollingWindow<Bucket>,
     last_pass: Option<Instant>,
+    /// Running sums over the window (`sum` and `success` of all buckets): a healthy route is
+    /// let through from these without visiting the 40 buckets.
+    total: i64,
+    accepts: i64,
+}
+
+impl State {
+    fn advance(&mut self, now: Instant) {
+        let (total, accepts) = (&mut self.total, &mut self.accepts);
+        self.stat.expire(now, |b| {
+            *total -= b.sum;
+            *accepts -= b.success;
+        });
+    }
 }
 
 /// One breaker (the server keeps one per route).
@@ -47,6 +61,8 @@ impl Breaker {
             state: Mutex::new(State {
                 stat: RollingWindow::new(BUCKETS, WINDOW / BUCKETS as u32, false, Instant::now()),
                 last_pass: None,
+                total: 0,
+                accepts: 0,
             }),
         }
     }
@@ -58,6 +74,12 @@ impl Breaker {
 
     pub(crate) fn allow_at(&self, now: Instant, dice: f64) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.advance(now);
+        // The drop ratio below is never positive when even the smallest weight lets this
+        // many accepts cover the total.
+        if (st.total - PROTECTION) as f64 - MIN_K * st.accepts as f64 <= 0.0 {
+            return true;
+        }
         let (mut accepts, mut total, mut failing, mut working) = (0i64, 0i64, 0i64, 0i64);
         st.stat.reduce(now, |b| {
             accepts += b.success;
@@ -89,6 +111,7 @@ impl Breaker {
         drop_ratio *= (BUCKETS as i64 - working) as f64 / BUCKETS as f64;
         if dice < drop_ratio {
             st.stat.current(now).sum += 1; // a drop
+            st.total += 1;
             return false;
         }
         st.last_pass = Some(now);
@@ -102,6 +125,7 @@ impl Breaker {
 
     pub(crate) fn record_at(&self, now: Instant, success: bool) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.advance(now);
         let b = st.stat.current(now);
         b.sum += 1;
         if success {
@@ -109,6 +133,8 @@ impl Breaker {
         } else {
             b.failure += 1;
         }
+        st.total += 1;
+        st.accepts += i64::from(success);
     }
 }
 
@@ -148,5 +174,26 @@ mod tests {
         assert!(b.allow_at(t + Duration::from_millis(1500), 0.0));
         // After the window, history is gone and the breaker closes.
         assert!(b.allow_at(t + Duration::from_secs(11), 0.0));
+    }
+
+    #[test]
+    fn running_sums_match_the_buckets() {
+        let b = Breaker::new();
+        let t0 = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for i in 0..5000u64 {
+            let t = t0 + Duration::from_millis(i * 7 + rng.u64(0..400));
+            if b.allow_at(t, rng.f64()) {
+                b.record_at(t, rng.f64() < 0.4);
+            }
+            let mut st = b.state.lock().unwrap();
+            st.advance(t);
+            let (mut total, mut accepts) = (0, 0);
+            st.stat.reduce(t, |x| {
+                total += x.sum;
+                accepts += x.success;
+            });
+            assert_eq!((st.total, st.accepts), (total, accepts), "step {i}");
+        }
     }
 }

@@ -28,11 +28,12 @@ pub struct Ids {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes `v` as `N` lowercase hex digits.
-fn hex<const N: usize>(v: u128) -> [u8; N] {
+/// Writes big-endian `bytes` as lowercase hex digits (`N` = twice their number).
+fn hex<const N: usize>(bytes: &[u8]) -> [u8; N] {
     let mut out = [0u8; N];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = HEX[((v >> (4 * (N - 1 - i))) & 0xf) as usize];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
     out
 }
@@ -110,12 +111,12 @@ impl Ids {
 
     /// 32 hex digits.
     pub fn trace_hex(&self) -> [u8; 32] {
-        hex::<32>(self.trace)
+        hex::<32>(&self.trace.to_be_bytes())
     }
 
     /// 16 hex digits.
     pub fn span_hex(&self) -> [u8; 16] {
-        hex::<16>(u128::from(self.span))
+        hex::<16>(&self.span.to_be_bytes())
     }
 
     /// The trace id as a string of 32 hex digits.

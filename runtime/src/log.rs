@@ -6,7 +6,7 @@
 //! blocking the request path) to stdout or to a rotated file.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::ids::{self, Ids};
 use crate::logwriter::{self, BatchGuard, BatchWriter};
@@ -321,22 +321,44 @@ fn push_timestamp(out: &mut String) {
 }
 
 impl GoZeroFormat {
-    fn format(&self, ids: Option<&Ids>, event: &Event<'_>, out: &mut String) -> fmt::Result {
+    /// Writes one line: a tracing event, or a line handed over directly (see [`direct`]).
+    fn format(
+        &self,
+        level: &Level,
+        ids: Option<&Ids>,
+        caller: Option<(&str, u32)>,
+        body: Body<'_>,
+        out: &mut String,
+    ) -> fmt::Result {
         use std::fmt::Write as _;
-        let meta = event.metadata();
+        let caller = caller.filter(|_| self.caller);
         if self.json {
             out.push_str("{\"@timestamp\":\"");
             push_timestamp(out);
             out.push_str("\",\"level\":\"");
-            out.push_str(level_name(meta.level()));
+            out.push_str(level_name(level));
             out.push('"');
-            let mut fields = JsonFields {
-                out,
-                has_content: false,
-            };
-            event.record(&mut fields);
-            if !fields.has_content {
-                out.push_str(",\"content\":\"\"");
+            match body {
+                Body::Event(event) => {
+                    let mut fields = JsonFields {
+                        out,
+                        has_content: false,
+                    };
+                    event.record(&mut fields);
+                    if !fields.has_content {
+                        out.push_str(",\"content\":\"\"");
+                    }
+                }
+                Body::Direct { content, fields } => {
+                    out.push_str(",\"content\":");
+                    json_str(out, content);
+                    for (k, v) in fields {
+                        out.push_str(",\"");
+                        out.push_str(k);
+                        out.push_str("\":");
+                        json_str(out, v);
+                    }
+                }
             }
             if let Some(ids) = ids {
                 out.push_str(",\"trace\":\"");
@@ -345,7 +367,7 @@ impl GoZeroFormat {
                 push_ascii(out, &ids.span_hex());
                 out.push('"');
             }
-            if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
+            if let Some((f, l)) = caller {
                 out.push_str(",\"caller\":\"");
                 push_escaped(out, f);
                 out.push(':');
@@ -360,9 +382,18 @@ impl GoZeroFormat {
             Ok(())
         } else {
             let mut fields = Fields::default();
-            event.record(&mut fields);
+            match body {
+                Body::Event(event) => event.record(&mut fields),
+                Body::Direct { content, fields: f } => {
+                    fields.content = content.to_owned();
+                    fields.rest = f
+                        .iter()
+                        .map(|(k, v)| (*k, FieldValue::Str((*v).to_owned())))
+                        .collect();
+                }
+            }
             push_timestamp(out);
-            write!(out, "\t{}\t{}", level_name(meta.level()), fields.content)?;
+            write!(out, "\t{}\t{}", level_name(level), fields.content)?;
             for (k, v) in &fields.rest {
                 write!(out, "\t{k}=")?;
                 v.write_plain(out);
@@ -373,12 +404,86 @@ impl GoZeroFormat {
                 out.push_str("\tspan=");
                 push_ascii(out, &ids.span_hex());
             }
-            if let (Some(f), Some(l), true) = (meta.file(), meta.line(), self.caller) {
+            if let Some((f, l)) = caller {
                 write!(out, "\tcaller={f}:{l}")?;
             }
             writeln!(out)
         }
     }
+}
+
+/// What a line says: an event's fields, or a message and string fields given directly.
+enum Body<'a> {
+    Event(&'a Event<'a>),
+    Direct {
+        content: &'a str,
+        fields: &'a [(&'static str, &'a str)],
+    },
+}
+
+thread_local! {
+    /// The line being formatted, reused so that a line costs no allocation.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Formats a line into this thread's buffer and queues it.
+fn emit(writer: &BatchWriter, f: impl FnOnce(&mut String) -> fmt::Result) {
+    LINE.with(|line| match line.try_borrow_mut() {
+        Ok(mut line) => {
+            line.clear();
+            if f(&mut line).is_ok() {
+                writer.write_line(line.as_bytes());
+            }
+        }
+        // Formatting logged something itself (a `Display` impl that logs): no reuse then.
+        Err(_) => {
+            let mut line = String::with_capacity(256);
+            if f(&mut line).is_ok() {
+                writer.write_line(line.as_bytes());
+            }
+        }
+    });
+}
+
+/// The runtime's own log output, once its layer is the process's subscriber: lines written
+/// on every request (the access log) go straight here, without tracing's dispatch.
+struct Direct {
+    format: Arc<GoZeroFormat>,
+    writer: BatchWriter,
+    level: Level,
+}
+
+static PENDING: Mutex<Option<Direct>> = Mutex::new(None);
+static DIRECT: std::sync::OnceLock<Direct> = std::sync::OnceLock::new();
+
+/// Called once the runtime's layer has been installed as the global subscriber.
+pub(crate) fn enable_direct() {
+    if let Some(d) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = DIRECT.set(d);
+    }
+}
+
+/// Writes a line with `content` and string `fields` as an event at `level` from `caller`
+/// would be written, inside the current request (its ids). Returns false when the runtime's
+/// logger is not the installed subscriber: the caller then logs through `tracing`.
+pub(crate) fn direct(
+    level: Level,
+    caller: (&'static str, u32),
+    content: &str,
+    fields: &[(&'static str, &str)],
+) -> bool {
+    let Some(d) = DIRECT.get() else {
+        return false;
+    };
+    if level <= d.level {
+        let ids = ids::current();
+        emit(&d.writer, |out| {
+            let body = Body::Direct { content, fields };
+            d.format
+                .format(&level, ids.as_ref(), Some(caller), body, out)
+        });
+    }
+    true
 }
 
 /// Crates whose chatter is only wanted from WARN up.
@@ -390,7 +495,7 @@ const NOISY: [&str; 6] = ["h2", "hyper", "tonic", "tower", "reqwest", "opentelem
 /// span's fields into a string on creation and on each record, which the go-zero format never
 /// prints; on the request path that was the largest single cost of logging.
 pub(crate) struct GoZeroLayer {
-    format: GoZeroFormat,
+    format: Arc<GoZeroFormat>,
     writer: BatchWriter,
     level: Level,
 }
@@ -445,10 +550,12 @@ where
                     .find_map(|span| span.extensions().get::<IdsVisitor>().and_then(|v| v.ids))
             })
         });
-        let mut line = String::with_capacity(384);
-        if self.format.format(ids.as_ref(), event, &mut line).is_ok() {
-            self.writer.write_line(line.as_bytes());
-        }
+        let meta = event.metadata();
+        let caller = meta.file().zip(meta.line());
+        emit(&self.writer, |out| {
+            self.format
+                .format(meta.level(), ids.as_ref(), caller, Body::Event(event), out)
+        });
     }
 }
 
@@ -502,15 +609,21 @@ where
     } else {
         conf.service_name.clone()
     };
-    let format = GoZeroFormat {
+    let format = Arc::new(GoZeroFormat {
         json: conf.encoding == LogEncoding::Json,
         caller: conf.caller,
         service,
-    };
+    });
+    let level = max_level(conf.level);
+    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Direct {
+        format: format.clone(),
+        writer: writer.clone(),
+        level,
+    });
     Ok(GoZeroLayer {
         format,
         writer,
-        level: max_level(conf.level),
+        level,
     })
 }
 
@@ -542,11 +655,11 @@ mod tests {
         let buf = Buf::default();
         let (writer, guard) = logwriter::spawn(Box::new(buf.clone())).unwrap();
         let layer = GoZeroLayer {
-            format: GoZeroFormat {
+            format: Arc::new(GoZeroFormat {
                 json,
                 caller: true,
                 service: "svc".into(),
-            },
+            }),
             writer,
             level: Level::INFO,
         };

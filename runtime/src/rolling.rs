@@ -25,6 +25,12 @@ impl<B: Default> RollingWindow<B> {
     }
 
     fn update(&mut self, now: Instant) {
+        self.expire(now, |_| {});
+    }
+
+    /// Moves the window to `now`, showing each bucket that falls out of it to `expired`
+    /// (for callers that keep running totals).
+    pub(crate) fn expire(&mut self, now: Instant, mut expired: impl FnMut(&B)) {
         let elapsed = now.saturating_duration_since(self.last);
         let span = (elapsed.as_nanos() / self.interval.as_nanos().max(1)) as usize;
         if span == 0 {
@@ -32,7 +38,9 @@ impl<B: Default> RollingWindow<B> {
         }
         let size = self.buckets.len();
         for i in 0..span.min(size) {
-            self.buckets[(self.offset + 1 + i) % size] = B::default();
+            let b = &mut self.buckets[(self.offset + 1 + i) % size];
+            expired(b);
+            *b = B::default();
         }
         self.offset = (self.offset + span) % size;
         self.last += self.interval * span as u32;

@@ -55,6 +55,7 @@ pub fn init(conf: &RestConf) {
             return None;
         }
         OTEL.store(exporting, Ordering::Relaxed);
+        log::enable_direct();
         for note in notes {
             match note {
                 telemetry::Note::Info(m) => tracing::info!("{m}"),

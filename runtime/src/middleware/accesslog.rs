@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
+use tracing::Level;
 
 use super::{Refusal, Stage};
 
@@ -158,11 +159,16 @@ impl Stage for AccessLog {
         line.push_str(" - ");
         let agent = seen.agent.as_ref().and_then(|v| v.to_str().ok());
         line.push_str(agent.unwrap_or("-"));
-        tracing::info!(
-            target: "access",
-            message = line.as_str(),
-            duration = duration.as_str()
-        );
+        // Straight to the runtime's log output when it is installed (skipping tracing's
+        // dispatch, for the one line every request writes); else through tracing.
+        let fields = [("duration", duration.as_str())];
+        if !crate::log::direct(Level::INFO, (file!(), line!()), &line, &fields) {
+            tracing::info!(
+                target: "access",
+                message = line.as_str(),
+                duration = duration.as_str()
+            );
+        }
         if let Some(h) = seen.headers {
             let request = &line[..request];
             tracing::info!(
