@@ -15,6 +15,7 @@ mod logwriter;
 pub mod metrics;
 pub mod middleware;
 mod rolling;
+mod rotate;
 pub mod rpc;
 pub mod rules;
 pub mod server;

@@ -2,14 +2,16 @@
 //!
 //! JSON lines (default) carry `@timestamp`, `level`, `content`, `caller`, and inside a request
 //! `trace` and `span`, plus the event's own fields (`duration`, ...). Lines go through
-//! `tracing-appender`'s non-blocking writer (lossy when its buffer is full rather than
-//! blocking the request path) to stdout or to a rotated file.
+//! the batching writer in `logwriter.rs` (lossy when its buffer is full rather than blocking
+//! the request path) to stdout or to a file rotated daily or hourly (`tracing-appender`) or by
+//! size (`rotate.rs`).
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::ids::{self, Ids};
 use crate::logwriter::{self, BatchGuard, BatchWriter};
+use crate::rotate::{self, SizeRotatingFile};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
@@ -578,20 +580,31 @@ pub(crate) fn layer<S>(
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let out: Box<dyn std::io::Write + Send> = match conf.mode {
-        LogMode::Console => Box::new(std::io::stdout()),
-        LogMode::File => {
-            let rotation = match conf.rotation {
-                Rotation::Hourly => rolling::Rotation::HOURLY,
-                Rotation::Daily | Rotation::Size => rolling::Rotation::DAILY,
+    let prefix = if service.is_empty() {
+        "service"
+    } else {
+        service
+    };
+    let out: Box<dyn std::io::Write + Send> = match (conf.mode, conf.rotation) {
+        (LogMode::Console, _) => Box::new(std::io::stdout()),
+        (LogMode::File, Rotation::Size) => {
+            let keep = rotate::Keep {
+                max_backups: conf.max_backups,
+                keep_days: conf.keep_days,
+                compress: conf.compress,
+            };
+            let max_size = conf.max_size.saturating_mul(1 << 20);
+            Box::new(SizeRotatingFile::open(&conf.path, prefix, max_size, keep)?)
+        }
+        (LogMode::File, rotation) => {
+            let rotation = if rotation == Rotation::Hourly {
+                rolling::Rotation::HOURLY
+            } else {
+                rolling::Rotation::DAILY
             };
             let mut b = rolling::Builder::new()
                 .rotation(rotation)
-                .filename_prefix(if service.is_empty() {
-                    "service"
-                } else {
-                    service
-                })
+                .filename_prefix(prefix)
                 .filename_suffix("log");
             if conf.keep_days > 0 {
                 b = b.max_log_files(conf.keep_days);

@@ -2,8 +2,9 @@
 //!
 //! Request handlers append finished lines to a shared in-memory buffer (a short, uncontended
 //! critical section); one background thread swaps the buffer out and writes it to the real
-//! output (stdout or tracing-appender's rolling file) every 50 ms, or sooner once 256 KiB are
-//! waiting. Hand-written instead of `tracing_appender::non_blocking` because that hands every
+//! output (stdout, tracing-appender's rolling file or the size-rotating file of `rotate.rs`)
+//! every 50 ms, or sooner once 256 KiB are waiting; every write hands over whole lines.
+//! Hand-written instead of `tracing_appender::non_blocking` because that hands every
 //! line to its worker through a channel, waking the worker once per line: on a busy one-core
 //! service that wake-up and the per-line `write` were the single largest cost of the access
 //! log. If the output cannot keep up and 16 MiB are waiting, new lines are dropped (counted and

@@ -185,8 +185,16 @@ pub struct LogConf {
     pub level: LogLevel,
     /// Days of rotated files to keep (0 keeps all).
     pub keep_days: usize,
-    /// `daily` (default) or `size`; see docs/runtime.md.
+    /// `daily` (default), `hourly` or `size`; see docs/runtime.md.
     pub rotation: Rotation,
+    /// `size` rotation: megabytes the live file may reach before it is rotated (0, the
+    /// default, means no limit).
+    pub max_size: u64,
+    /// `size` rotation: rotated files kept (0, the default, keeps all; `KeepDays` still
+    /// applies).
+    pub max_backups: usize,
+    /// `size` rotation: gzip rotated files (default false).
+    pub compress: bool,
     /// Calls slower than this many ms log a `slowcall` warning (default 500).
     #[serde(deserialize_with = "millis")]
     pub slow_threshold: u64,
@@ -204,6 +212,9 @@ impl Default for LogConf {
             level: LogLevel::Info,
             keep_days: 0,
             rotation: Rotation::Daily,
+            max_size: 0,
+            max_backups: 0,
+            compress: false,
             slow_threshold: 500,
             caller: true,
         }
@@ -250,9 +261,9 @@ pub enum LogLevel {
 pub enum Rotation {
     /// A new file each day.
     Daily,
-    /// A new file each hour (size-based rotation is not offered by tracing-appender).
+    /// A new file each hour.
     Hourly,
-    /// Accepted for go-zero compatibility; rotates daily (see docs/runtime.md).
+    /// A new file when the live one would grow past `MaxSize` megabytes (go-zero's `size`).
     Size,
 }
 
@@ -511,5 +522,19 @@ mod tests {
         assert_eq!(parse_duration_ms("5.5s"), Some(5500));
         assert_eq!(parse_duration_ms("1m"), Some(60_000));
         assert_eq!(parse_duration_ms("3x"), None);
+    }
+
+    #[test]
+    fn size_rotation_keys() {
+        let text = "Name: a\nPort: 1\nLog:\n  Mode: file\n  Rotation: size\n  maxsize: 100\n  MAX_BACKUPS: 3\n  KeepDays: 7\n  Compress: true\n";
+        let (c, unknown) = crate::config::from_str::<RestConf>(text, "a.yaml").unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(c.log.rotation, Rotation::Size);
+        assert_eq!(c.log.max_size, 100);
+        assert_eq!(c.log.max_backups, 3);
+        assert_eq!(c.log.keep_days, 7);
+        assert!(c.log.compress);
+        let d = LogConf::default();
+        assert_eq!((d.max_size, d.max_backups, d.compress), (0, 0, false));
     }
 }
