@@ -597,7 +597,8 @@ where
             Box::new(SizeRotatingFile::open(&conf.path, prefix, max_size, keep)?)
         }
         (LogMode::File, rotation) => {
-            let rotation = if rotation == Rotation::Hourly {
+            let hourly = rotation == Rotation::Hourly;
+            let rotation = if hourly {
                 rolling::Rotation::HOURLY
             } else {
                 rolling::Rotation::DAILY
@@ -606,8 +607,10 @@ where
                 .rotation(rotation)
                 .filename_prefix(prefix)
                 .filename_suffix("log");
+            // `KeepDays` counts days; tracing-appender keeps a number of files.
+            let per_day = if hourly { 24 } else { 1 };
             if conf.keep_days > 0 {
-                b = b.max_log_files(conf.keep_days);
+                b = b.max_log_files(conf.keep_days.saturating_mul(per_day));
             }
             let appender = b
                 .build(&conf.path)
