@@ -13,6 +13,22 @@ use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Tracer};
 use crate::config::{Batcher, TelemetryConf};
 
 /// Whether spans are exported anywhere.
+/// The OpenTelemetry context a request's W3C `traceparent` header names (the parent of the
+/// request's span when spans are exported).
+pub(crate) fn parent_context(headers: &http::HeaderMap) -> opentelemetry::Context {
+    use opentelemetry::propagation::{Extractor, TextMapPropagator};
+    struct Headers<'a>(&'a http::HeaderMap);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers))
+}
+
 pub(crate) fn exports(conf: &TelemetryConf) -> bool {
     !conf.endpoint.trim().is_empty() || conf.batcher == Batcher::File
 }

@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::response::Response;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::ids::{self, Ids, TRACEPARENT};
@@ -49,7 +47,7 @@ impl Trace {
             http.route = %self.route,
             http.response.status_code = tracing::field::Empty,
         );
-        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
+        let parent = crate::telemetry::parent_context(req.headers());
         let _ = span.set_parent(parent);
         let sc = span.context().span().span_context().clone();
         let ids = if sc.is_valid() {
@@ -98,17 +96,6 @@ impl Traced {
         }
         resp.headers_mut()
             .insert(TRACEPARENT, self.ids.traceparent());
-    }
-}
-
-struct Headers<'a>(&'a http::HeaderMap);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{Injector, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TraceFlags};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Instrument;
@@ -32,17 +32,6 @@ impl TraceContext {
     pub fn traceparent(&self) -> String {
         let flags = if self.sampled { "01" } else { "00" };
         format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
-    }
-}
-
-struct Headers<'a>(&'a http::HeaderMap);
-
-impl Extractor for Headers<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(|k| k.as_str()).collect()
     }
 }
 
@@ -112,7 +101,7 @@ impl Intercept for Trace {
             let fut = ids::with_ids(ids, || next(req));
             return Box::pin(WithIds::new(ids, async move { done(fut.await) }));
         }
-        let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
+        let parent = crate::telemetry::parent_context(req.headers());
         let span = tracing::info_span!(
             "grpc",
             otel.name = %call.method,
