@@ -86,6 +86,19 @@ impl Ids {
         })
     }
 
+    /// The ids OpenTelemetry gave `span`, when spans are exported and it has valid ones.
+    pub fn of_span(span: &tracing::Span) -> Option<Self> {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let cx = span.context();
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then(|| Ids {
+            trace: u128::from_be_bytes(sc.trace_id().to_bytes()),
+            span: u64::from_be_bytes(sc.span_id().to_bytes()),
+            sampled: sc.trace_flags().is_sampled(),
+        })
+    }
+
     /// The ids a W3C `traceparent` header carries (`00-<trace>-<span>-<flags>`), if it is
     /// valid. Parsed here rather than by OpenTelemetry's propagator, which builds a whole
     /// context (with allocations) per request to read these 55 bytes.

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::response::Response;
-use opentelemetry::trace::TraceContextExt;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::ids::{self, Ids, TRACEPARENT};
@@ -49,16 +48,8 @@ impl Trace {
         );
         let parent = crate::telemetry::parent_context(req.headers());
         let _ = span.set_parent(parent);
-        let sc = span.context().span().span_context().clone();
-        let ids = if sc.is_valid() {
-            Ids {
-                trace: u128::from_be_bytes(sc.trace_id().to_bytes()),
-                span: u64::from_be_bytes(sc.span_id().to_bytes()),
-                sampled: sc.trace_flags().is_sampled(),
-            }
-        } else {
-            Ids::child_of(Ids::from_headers(req.headers()))
-        };
+        let ids =
+            Ids::of_span(&span).unwrap_or_else(|| Ids::child_of(Ids::from_headers(req.headers())));
         Traced {
             ids,
             span: Some(span),

@@ -7,13 +7,13 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TraceFlags};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done};
-use crate::ids::{self, Ids, WithIds};
+use crate::ids::{self, Ids, TRACEPARENT, WithIds};
 
 /// The trace and span ids of the call being served, in the request's extensions:
 /// `request.extensions().get::<TraceContext>()` in a handler.
@@ -113,16 +113,9 @@ impl Intercept for Trace {
             span_id = tracing::field::Empty,
         );
         let _ = span.set_parent(parent);
-        let sc = span.context().span().span_context().clone();
-        let tc = if sc.is_valid() {
-            TraceContext {
-                trace_id: sc.trace_id().to_string(),
-                span_id: sc.span_id().to_string(),
-                sampled: sc.trace_flags().is_sampled(),
-            }
-        } else {
-            TraceContext::from(Ids::child_of(Ids::from_headers(req.headers())))
-        };
+        let ids =
+            Ids::of_span(&span).unwrap_or_else(|| Ids::child_of(Ids::from_headers(req.headers())));
+        let tc = TraceContext::from(ids);
         span.record("trace_id", tc.trace_id.as_str());
         span.record("span_id", tc.span_id.as_str());
         req.extensions_mut().insert(tc);
@@ -141,22 +134,13 @@ impl Intercept for Trace {
     }
 }
 
-/// The context an outgoing call continues: the current OpenTelemetry span when exporting, else
-/// the ids of the request this task is serving.
-fn current() -> Option<TraceContext> {
-    if crate::setup::otel_enabled() {
-        let cx = tracing::Span::current().context();
-        let span = cx.span();
-        let sc = span.span_context();
-        if sc.is_valid() {
-            return Some(TraceContext {
-                trace_id: sc.trace_id().to_string(),
-                span_id: sc.span_id().to_string(),
-                sampled: sc.trace_flags() == TraceFlags::SAMPLED,
-            });
-        }
-    }
-    ids::current().map(TraceContext::from)
+/// The ids an outgoing call continues: the current OpenTelemetry span's when exporting, else
+/// those of the request this task is serving.
+fn current() -> Option<Ids> {
+    crate::setup::otel_enabled()
+        .then(|| Ids::of_span(&tracing::Span::current()))
+        .flatten()
+        .or_else(ids::current)
 }
 
 /// Client side: a span for the outgoing call when spans are exported (a child of the
@@ -176,7 +160,7 @@ pub(crate) fn client_span(method: &str) -> Option<tracing::Span> {
 /// Client side: writes the `traceparent` of the call's span (or of the request being served)
 /// into the outgoing metadata, unless the caller set one explicitly.
 pub(crate) fn inject(headers: &mut http::HeaderMap, span: Option<&tracing::Span>) {
-    if headers.contains_key("traceparent") {
+    if headers.contains_key(TRACEPARENT) {
         return;
     }
     if let Some(span) = span {
@@ -186,8 +170,7 @@ pub(crate) fn inject(headers: &mut http::HeaderMap, span: Option<&tracing::Span>
             return;
         }
     }
-    let value = current().and_then(|tc| http::HeaderValue::from_str(&tc.traceparent()).ok());
-    if let Some(v) = value {
-        headers.insert("traceparent", v);
+    if let Some(ids) = current() {
+        headers.insert(TRACEPARENT, ids.traceparent());
     }
 }
