@@ -124,32 +124,32 @@ impl RouteGroup {
     }
 }
 
-/// go-zero writes path parameters as `:id`; axum as `{id}`.
-fn axum_path(prefix: &str, path: &str) -> String {
-    let joined = format!("{prefix}/{}", path.trim_start_matches('/'));
-    joined
-        .split('/')
-        .map(|seg| match seg.strip_prefix(':') {
-            Some(name) => format!("{{{name}}}"),
-            None => seg.to_owned(),
+/// Rewrites each path parameter segment (go-zero's `:id` or axum's `{id}` / `{*rest}`) with
+/// `param(name)`, `name` as written inside (`*rest` for a catch-all).
+fn rewrite_params(path: &str, param: impl Fn(&str) -> String) -> String {
+    path.split('/')
+        .map(|seg| {
+            let name = seg
+                .strip_prefix(':')
+                .or_else(|| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')));
+            name.map_or_else(|| seg.to_owned(), &param)
         })
         .collect::<Vec<_>>()
         .join("/")
 }
 
-/// The route as go-zero writes it (`/trials/:id`), for metric labels: dashboards built for
-/// go-zero services keep working.
+/// The route as axum routes it (`/v1/trials/{id}`).
+fn axum_path(prefix: &str, path: &str) -> String {
+    let joined = format!("{prefix}/{}", path.trim_start_matches('/'));
+    rewrite_params(&joined, |name| format!("{{{name}}}"))
+}
+
+/// The route as go-zero writes it (`/v1/trials/:id`), for metric labels: dashboards built
+/// for go-zero services keep working.
 fn go_zero_path(axum_path: &str) -> String {
-    axum_path
-        .split('/')
-        .map(
-            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => format!(":{}", name.trim_start_matches('*')),
-                None => seg.to_owned(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("/")
+    rewrite_params(axum_path, |name| {
+        format!(":{}", name.trim_start_matches('*'))
+    })
 }
 
 /// A REST service.
