@@ -20,7 +20,6 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, Route};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinHandle;
 use tower::{Layer, Service, ServiceBuilder};
 
 use crate::config::{LimitConf, Mode, RestConf};
@@ -32,6 +31,7 @@ use crate::middleware::{
     AccessLog, BreakerMiddleware, Cors, Gunzip, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
     RateLimit, Shedding, Signature, SignatureLayer, Stack, StackLayer, Timeout, Trace,
 };
+pub use crate::setup::Running;
 
 type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
 
@@ -420,34 +420,6 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("got SIGINT"),
         _ = term => tracing::info!("got SIGTERM"),
-    }
-}
-
-/// A serving server.
-pub struct Running {
-    addr: SocketAddr,
-    dev_addr: Option<SocketAddr>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Running {
-    /// Where the API listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-    /// Where the dev server listens, if enabled.
-    pub fn dev_addr(&self) -> Option<SocketAddr> {
-        self.dev_addr
-    }
-    /// Begins graceful shutdown: readiness off, `WrapUpTime`, stop accepting, wait up to
-    /// `WaitTime` for in-flight requests.
-    pub fn shutdown(&self) {
-        let _ = self.stop.send(true);
-    }
-    /// Waits until the server has stopped.
-    pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.map_err(std::io::Error::other)?
     }
 }
 

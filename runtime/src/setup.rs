@@ -119,3 +119,31 @@ pub(crate) async fn drain(
     tracing::info!("{what} stopped");
     res
 }
+
+/// A serving server (REST or gRPC): its addresses and the handle that stops it.
+pub struct Running {
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) dev_addr: Option<std::net::SocketAddr>,
+    pub(crate) stop: tokio::sync::watch::Sender<bool>,
+    pub(crate) task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Where the server listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+    /// Where the dev server listens, if enabled.
+    pub fn dev_addr(&self) -> Option<std::net::SocketAddr> {
+        self.dev_addr
+    }
+    /// Begins graceful shutdown: readiness (and gRPC health) off, `WrapUpTime`, stop
+    /// accepting, wait up to `WaitTime` for in-flight requests.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}

@@ -6,18 +6,19 @@
 //! timeout → auth (`Auth: true`) → service.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
 use tower::{Service, ServiceBuilder};
+
+/// A serving RPC server (the same handle as a REST server's).
+pub use crate::setup::Running as RunningRpc;
 
 use super::accesslog::AccessLog;
 use super::auth::{Auth, Authenticator};
@@ -337,31 +338,4 @@ where
     graceful.shutdown().await;
     conns.shutdown().await;
     Ok(())
-}
-
-/// A serving RPC server.
-pub struct RunningRpc {
-    addr: SocketAddr,
-    dev_addr: Option<SocketAddr>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl RunningRpc {
-    /// Where the gRPC server listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-    /// Where the dev server listens, if enabled.
-    pub fn dev_addr(&self) -> Option<SocketAddr> {
-        self.dev_addr
-    }
-    /// Begins graceful shutdown.
-    pub fn shutdown(&self) {
-        let _ = self.stop.send(true);
-    }
-    /// Waits until the server has stopped.
-    pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.map_err(std::io::Error::other)?
-    }
 }
