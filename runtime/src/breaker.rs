@@ -72,6 +72,7 @@ impl Breaker {
         self.allow_at(Instant::now(), fastrand::f64())
     }
 
+    /// [`Breaker::allow`] at `now`, with `dice` a random number in [0, 1).
     pub(crate) fn allow_at(&self, now: Instant, dice: f64) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.advance(now);
@@ -123,6 +124,7 @@ impl Breaker {
         self.record_at(Instant::now(), success);
     }
 
+    /// [`Breaker::record`] at `now`.
     pub(crate) fn record_at(&self, now: Instant, success: bool) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.advance(now);

@@ -87,7 +87,11 @@ impl Shedder {
 
     /// Admits a request (returning the promise to settle when it ends) or refuses it.
     pub fn allow(self: &Arc<Self>) -> Option<Promise> {
-        let now = Instant::now();
+        self.allow_at(Instant::now())
+    }
+
+    /// [`Shedder::allow`] for a request that arrived at `now`.
+    pub fn allow_at(self: &Arc<Self>, now: Instant) -> Option<Promise> {
         if self.should_drop(now) {
             self.dropped_recently.store(true, Ordering::Relaxed);
             return None;
@@ -149,12 +153,12 @@ impl Shedder {
         drop
     }
 
-    fn done(&self, rt: Option<Duration>) {
+    /// A request ended; `passed` is its response time and end when it was served.
+    fn done(&self, passed: Option<(Duration, Instant)>) {
         let flying = self.flying.fetch_sub(1, Ordering::Relaxed) - 1;
-        let now = Instant::now();
         let mut w = self.lock();
         w.avg_flying = w.avg_flying * FLYING_BETA + flying as f64 * (1.0 - FLYING_BETA);
-        if let Some(rt) = rt {
+        if let Some((rt, now)) = passed {
             let ms = (rt.as_secs_f64() * 1000.0).ceil() as i64;
             let b = w.rt.current(now);
             b.sum += ms;
@@ -175,9 +179,14 @@ pub struct Promise {
 
 impl Promise {
     /// The request was served: its latency feeds the capacity estimate.
-    pub fn pass(mut self) {
+    pub fn pass(self) {
+        self.pass_at(Instant::now());
+    }
+    /// [`Promise::pass`] for a request answered at `now`.
+    pub fn pass_at(mut self, now: Instant) {
         self.settled = true;
-        self.shedder.done(Some(self.start.elapsed()));
+        let rt = now.saturating_duration_since(self.start);
+        self.shedder.done(Some((rt, now)));
     }
     /// The request failed from overload (503); only the in-flight count changes.
     pub fn fail(mut self) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use common::{client, conf};
-use rustctl_runtime::{RouteGroup, Server};
+use rustctl_runtime::{ClientAddr, RouteGroup, Server};
 use serde_json::Value;
 
 #[tokio::test]
@@ -17,15 +17,38 @@ async fn json_lines_carry_ids_access_and_slowcall() {
     let mut server = Server::new(conf(&format!(
         "Verbose: true\nLog:\n  Mode: file\n  Path: {path}\n  SlowThreshold: 1ms\n"
     )));
-    server.add_routes(RouteGroup::new().route(
-        "/hello",
-        get(|| async {
-            tracing::info!(patient = 12, "inside handler");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            "hi"
-        }),
-    ));
+    let who = |ClientAddr(addr): ClientAddr| async move { addr.to_string() };
+    server.add_routes(
+        RouteGroup::new()
+            .route(
+                "/hello",
+                get(|| async {
+                    tracing::info!(patient = 12, "inside handler");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    "hi"
+                }),
+            )
+            .get("/who", who, ()),
+    );
     let running = server.listen().await.unwrap();
+    // The client's address reaches handlers over HTTP/1.1 and HTTP/2 (where each request
+    // runs in a task of its own).
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for c in [client(), h2] {
+        let r = c
+            .get(format!("http://{}/who", running.addr()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let addr: std::net::SocketAddr = r.text().await.unwrap().parse().unwrap();
+        assert_eq!(addr.ip().to_string(), "127.0.0.1");
+        assert_ne!(addr.port(), running.addr().port());
+    }
     let trace = "0af7651916cd43dd8448eb211c80319c";
     let r = client()
         .get(format!("http://{}/hello", running.addr()))
@@ -86,6 +109,11 @@ async fn json_lines_carry_ids_access_and_slowcall() {
         })
         .collect();
     assert_eq!(access.len(), 1, "one access line per request: {lines:#?}");
+    let content = access[0]["content"].as_str().unwrap();
+    assert!(
+        content.contains(" - 127.0.0.1:"),
+        "client address: {content}"
+    );
     assert_eq!(access[0]["trace"], trace);
     assert_eq!(access[0]["span"], inside["span"]);
     assert!(access[0]["duration"].as_str().unwrap().ends_with("ms"));

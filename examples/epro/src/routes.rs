@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
 use rustctl_runtime::{RouteGroup, Server};
 
 use crate::handler;
@@ -14,18 +13,18 @@ pub fn register(server: &mut Server, svc: &Arc<ServiceContext>) {
     server.add_routes(
         RouteGroup::new()
             .prefix("/epro/v1")
-            .route("/questionnaires", post(handler::questionnaire::submit::submit).with_state(svc.clone())),
+            .post("/questionnaires", handler::questionnaire::submit::submit, svc.clone()),
     );
     server.add_routes(
         RouteGroup::new()
             .prefix("/epro/v1")
             .middleware("AdminOnly")
-            .route("/export", get(handler::admin::export::export).with_state(svc.clone())),
+            .get("/export", handler::admin::export::export, svc.clone()),
     );
     server.add_routes(
         RouteGroup::new()
             .prefix("/epro/v1")
             .jwt(true)
-            .route("/me", get(handler::account::me::me).with_state(svc.clone())),
+            .get("/me", handler::account::me::me, svc.clone()),
     );
 }

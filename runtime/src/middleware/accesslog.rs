@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::response::Response;
 use tracing::Level;
 
@@ -36,9 +36,9 @@ impl AccessLog {
 }
 
 /// Headers as `name: value` pairs, with credentials redacted.
-struct Headers(http::HeaderMap);
+struct Headers<'a>(&'a http::HeaderMap);
 
-impl std::fmt::Display for Headers {
+impl std::fmt::Display for Headers<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
         for (i, (name, value)) in self.0.iter().enumerate() {
@@ -126,64 +126,68 @@ pub struct Seen {
 impl Stage for AccessLog {
     type Ticket = Seen;
 
-    fn admit(&self, req: &mut Request) -> Result<Seen, Refusal> {
+    fn admit(&self, req: &mut Request, now: Instant) -> Result<Seen, Refusal> {
         Ok(Seen {
-            start: Instant::now(),
+            start: now,
             method: req.method().clone(),
             uri: req.uri().clone(),
-            remote: req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
+            remote: crate::peer::of(req.extensions()),
             agent: req.headers().get(http::header::USER_AGENT).cloned(),
             headers: self.verbose.then(|| req.headers().clone()),
         })
     }
 
-    fn finish(&self, seen: Seen, resp: &mut Response) {
-        let elapsed = seen.start.elapsed();
-        let mut duration = String::with_capacity(16);
-        Ms(elapsed).push(&mut duration);
-        // `[HTTP] 200 - GET /path - remote - agent`, built by hand: this line is written for
-        // every request.
-        let mut line = String::with_capacity(128);
-        line.push_str("[HTTP] ");
-        line.push_str(itoa::Buffer::new().format(resp.status().as_u16()));
-        line.push_str(" - ");
-        line.push_str(seen.method.as_str());
-        line.push(' ');
-        push_uri(&mut line, &seen.uri);
-        let request = line.len();
-        line.push_str(" - ");
-        push_remote(&mut line, seen.remote);
-        line.push_str(" - ");
+    fn finish(&self, seen: Seen, resp: &mut Response, now: Instant) {
+        let elapsed = now.duration_since(seen.start);
+        // The line and its duration are built in a reused buffer: this runs per request.
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buf) => self.write(&seen, resp, elapsed, &mut buf),
+            Err(_) => self.write(&seen, resp, elapsed, &mut String::new()),
+        });
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+impl AccessLog {
+    /// Writes the access line (and the verbose and slow-call lines), using `buf`.
+    fn write(&self, seen: &Seen, resp: &Response, elapsed: Duration, buf: &mut String) {
+        // `[HTTP] 200 - GET /path - remote - agent`, then the duration.
+        buf.clear();
+        buf.push_str("[HTTP] ");
+        buf.push_str(itoa::Buffer::new().format(resp.status().as_u16()));
+        buf.push_str(" - ");
+        buf.push_str(seen.method.as_str());
+        buf.push(' ');
+        push_uri(buf, &seen.uri);
+        let request = buf.len();
+        buf.push_str(" - ");
+        push_remote(buf, seen.remote);
+        buf.push_str(" - ");
         let agent = seen.agent.as_ref().and_then(|v| v.to_str().ok());
-        line.push_str(agent.unwrap_or("-"));
+        buf.push_str(agent.unwrap_or("-"));
+        let end = buf.len();
+        Ms(elapsed).push(buf);
+        let (line, duration) = buf.split_at(end);
         // Straight to the runtime's log output when it is installed (skipping tracing's
         // dispatch, for the one line every request writes); else through tracing.
-        let fields = [("duration", duration.as_str())];
-        if !crate::log::direct(Level::INFO, (file!(), line!()), &line, &fields) {
-            tracing::info!(
-                target: "access",
-                message = line.as_str(),
-                duration = duration.as_str()
-            );
+        let fields = [("duration", duration)];
+        if !crate::log::direct(Level::INFO, (file!(), line!()), line, &fields) {
+            tracing::info!(target: "access", message = line, duration);
         }
-        if let Some(h) = seen.headers {
+        if let Some(h) = &seen.headers {
             let request = &line[..request];
             tracing::info!(
                 target: "access",
                 request_headers = %Headers(h),
-                response_headers = %Headers(resp.headers().clone()),
+                response_headers = %Headers(resp.headers()),
                 "{request} - details"
             );
         }
         if elapsed > self.slow {
-            tracing::warn!(
-                target: "access",
-                duration = duration.as_str(),
-                "{line} - slowcall({duration})"
-            );
+            tracing::warn!(target: "access", duration, "{line} - slowcall({duration})");
         }
     }
 }
@@ -215,7 +219,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("x-a", "1".parse().unwrap());
         h.insert("authorization", "Bearer secret".parse().unwrap());
-        let shown = Headers(h).to_string();
+        let shown = Headers(&h).to_string();
         assert_eq!(shown, "x-a: 1; authorization: <redacted>");
     }
 

@@ -2,6 +2,7 @@
 //! failures; while the breaker drops, 503.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -33,8 +34,8 @@ impl BreakerMiddleware {
 impl Stage for BreakerMiddleware {
     type Ticket = ();
 
-    fn admit(&self, _req: &mut Request) -> Result<(), Refusal> {
-        if self.breaker.allow() {
+    fn admit(&self, _req: &mut Request, now: Instant) -> Result<(), Refusal> {
+        if self.breaker.allow_at(now, fastrand::f64()) {
             return Ok(());
         }
         self.metrics.reject(&self.path, Rejection::Breaker);
@@ -45,8 +46,9 @@ impl Stage for BreakerMiddleware {
     }
 
     /// A 5xx answer counts as a failure of the route.
-    fn finish(&self, _: (), resp: &mut Response) {
-        self.breaker.record(!resp.status().is_server_error());
+    fn finish(&self, _: (), resp: &mut Response, now: Instant) {
+        self.breaker
+            .record_at(now, !resp.status().is_server_error());
     }
 }
 

@@ -6,6 +6,7 @@
 //! also accepts tokens signed with `Auth.PrevSecret`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Request};
 use http::request::Parts;
@@ -88,7 +89,7 @@ impl Jwt {
 impl Stage for Jwt {
     type Ticket = ();
 
-    fn admit(&self, req: &mut Request) -> Result<(), Refusal> {
+    fn admit(&self, req: &mut Request, _now: Instant) -> Result<(), Refusal> {
         let token = req
             .headers()
             .get(http::header::AUTHORIZATION)

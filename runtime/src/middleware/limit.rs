@@ -3,7 +3,7 @@
 //! requests get 429 with `Retry-After`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use governor::clock::{Clock, DefaultClock};
@@ -42,7 +42,7 @@ impl RateLimit {
 impl Stage for RateLimit {
     type Ticket = ();
 
-    fn admit(&self, _req: &mut Request) -> Result<(), Refusal> {
+    fn admit(&self, _req: &mut Request, _now: Instant) -> Result<(), Refusal> {
         self.limiter.check().map_err(|not_until| {
             self.metrics.reject(&self.path, Rejection::Limit);
             let wait = not_until.wait_time_from(DefaultClock::default().now());

@@ -3,6 +3,8 @@
 //! `bind`). Hand-written instead of tower-http's `RequestBodyLimitLayer` so the 413 carries the
 //! runtime's JSON error shape.
 
+use std::time::Instant;
+
 use axum::body::Body;
 use axum::extract::Request;
 use http_body_util::Limited;
@@ -17,7 +19,7 @@ pub struct MaxBytes(pub u64);
 impl Stage for MaxBytes {
     type Ticket = ();
 
-    fn admit(&self, req: &mut Request) -> Result<(), Refusal> {
+    fn admit(&self, req: &mut Request, _now: Instant) -> Result<(), Refusal> {
         use http_body::Body as _;
         let declared = req
             .headers()

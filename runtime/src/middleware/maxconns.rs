@@ -4,6 +4,7 @@
 //! instead of refusing them, and go-zero refuses.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::Request;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -35,7 +36,7 @@ impl Stage for MaxConns {
     /// Held until the response is ready.
     type Ticket = OwnedSemaphorePermit;
 
-    fn admit(&self, _req: &mut Request) -> Result<OwnedSemaphorePermit, Refusal> {
+    fn admit(&self, _req: &mut Request, _now: Instant) -> Result<OwnedSemaphorePermit, Refusal> {
         self.permits.clone().try_acquire_owned().map_err(|_| {
             self.metrics.reject(&self.path, Rejection::MaxConns);
             tracing::error!("concurrent connections over limit, request refused");

@@ -106,17 +106,17 @@ impl Drop for Counted {
 impl Stage for MetricsMiddleware {
     type Ticket = Counted;
 
-    fn admit(&self, req: &mut Request) -> Result<Counted, Refusal> {
+    fn admit(&self, req: &mut Request, now: Instant) -> Result<Counted, Refusal> {
         self.metrics.in_flight().inc();
         Ok(Counted {
-            start: Instant::now(),
+            start: now,
             method: method_label(req.method()),
             metrics: self.metrics.clone(),
         })
     }
 
-    fn finish(&self, counted: Counted, resp: &mut Response) {
-        let millis = counted.start.elapsed().as_secs_f64() * 1000.0;
+    fn finish(&self, counted: Counted, resp: &mut Response, now: Instant) {
+        let millis = now.duration_since(counted.start).as_secs_f64() * 1000.0;
         self.record(counted.method, resp.status().as_u16(), millis);
     }
 }

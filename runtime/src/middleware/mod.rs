@@ -23,6 +23,7 @@ mod timeout;
 mod trace;
 
 use std::convert::Infallible;
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -66,18 +67,21 @@ pub fn refuse(answer: impl axum::response::IntoResponse) -> Refusal {
 }
 
 /// A middleware in two steps around the rest of the stack.
+///
+/// The stack reads the clock once on the way in and once on the way out and hands both
+/// readings to every stage (a dozen clock reads per request cost more than some stages).
 pub trait Stage: Send + Sync + 'static {
     /// What [`Stage::admit`] hands on to [`Stage::finish`]: a permit, a start time, ...
     type Ticket: Send + 'static;
 
-    /// Looks at the request before it goes on. `Err` answers it instead: the stages after
-    /// this one and the handler are skipped, and this one is not finished; the stages before
-    /// it still see the answer.
-    fn admit(&self, req: &mut Request) -> Result<Self::Ticket, Refusal>;
+    /// Looks at the request before it goes on, `now` being when it arrived. `Err` answers it
+    /// instead: the stages after this one and the handler are skipped, and this one is not
+    /// finished; the stages before it still see the answer.
+    fn admit(&self, req: &mut Request, now: Instant) -> Result<Self::Ticket, Refusal>;
 
-    /// Sees the response on its way out.
-    fn finish(&self, ticket: Self::Ticket, resp: &mut Response) {
-        let _ = (ticket, resp);
+    /// Sees the response on its way out, `now` being when it was ready.
+    fn finish(&self, ticket: Self::Ticket, resp: &mut Response, now: Instant) {
+        let _ = (ticket, resp, now);
     }
 }
 
@@ -89,6 +93,7 @@ pub(crate) mod test_util {
     use http::StatusCode;
     use http_body_util::BodyExt;
     use std::convert::Infallible;
+    use std::time::Instant;
     use tower::util::BoxCloneSyncService;
     use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -104,11 +109,11 @@ pub(crate) mod test_util {
         Fut: std::future::Future<Output = R> + Send + 'static,
         R: IntoResponse,
     {
-        let resp = match stage.admit(&mut req) {
+        let resp = match stage.admit(&mut req, Instant::now()) {
             Err(refusal) => *refusal,
             Ok(ticket) => {
                 let mut resp = handler(req).await.into_response();
-                stage.finish(ticket, &mut resp);
+                stage.finish(ticket, &mut resp, Instant::now());
                 resp
             }
         };

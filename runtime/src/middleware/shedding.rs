@@ -1,6 +1,7 @@
 //! Adaptive load shedding (go-zero's algorithm, see `crate::load`): 503 while shedding.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -33,19 +34,19 @@ impl Shedding {
 impl Stage for Shedding {
     type Ticket = Promise;
 
-    fn admit(&self, _req: &mut Request) -> Result<Promise, Refusal> {
-        self.shedder.allow().ok_or_else(|| {
+    fn admit(&self, _req: &mut Request, now: Instant) -> Result<Promise, Refusal> {
+        self.shedder.allow_at(now).ok_or_else(|| {
             self.metrics.reject(&self.path, Rejection::Shed);
             refuse(Error::ServiceUnavailable("service overloaded".into()))
         })
     }
 
     /// A 503 from further in is overload too; anything else feeds the capacity estimate.
-    fn finish(&self, promise: Promise, resp: &mut Response) {
+    fn finish(&self, promise: Promise, resp: &mut Response, now: Instant) {
         if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
             promise.fail();
         } else {
-            promise.pass();
+            promise.pass_at(now);
         }
     }
 }

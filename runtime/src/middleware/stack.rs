@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -67,49 +68,59 @@ struct Tickets {
     breaker: Ticket<BreakerMiddleware>,
 }
 
-fn admit<S: Stage>(stage: &Option<S>, req: &mut Request) -> Result<Option<S::Ticket>, Refusal> {
-    stage.as_ref().map(|s| s.admit(req)).transpose()
+fn admit<S: Stage>(
+    stage: &Option<S>,
+    req: &mut Request,
+    now: Instant,
+) -> Result<Option<S::Ticket>, Refusal> {
+    stage.as_ref().map(|s| s.admit(req, now)).transpose()
 }
 
-fn finish<S: Stage>(stage: &Option<S>, ticket: Option<S::Ticket>, resp: &mut Response) {
+fn finish<S: Stage>(
+    stage: &Option<S>,
+    ticket: Option<S::Ticket>,
+    resp: &mut Response,
+    now: Instant,
+) {
     if let (Some(s), Some(t)) = (stage, ticket) {
-        s.finish(t, resp);
+        s.finish(t, resp, now);
     }
 }
 
 impl Stack {
     /// Admits the request stage by stage; on the first refusal, the refusal.
-    fn admit(&self, req: &mut Request, t: &mut Tickets) -> Result<(), Refusal> {
-        t.log = admit(&self.log, req)?;
-        t.metrics = admit(&self.metrics, req)?;
-        t.cors = admit(&self.cors, req)?;
-        t.max_conns = admit(&self.max_conns, req)?;
-        t.shedding = admit(&self.shedding, req)?;
-        t.breaker = admit(&self.breaker, req)?;
-        admit(&self.max_bytes, req)?;
-        admit(&self.limit, req)?;
-        admit(&self.jwt, req)?;
+    fn admit(&self, req: &mut Request, now: Instant, t: &mut Tickets) -> Result<(), Refusal> {
+        t.log = admit(&self.log, req, now)?;
+        t.metrics = admit(&self.metrics, req, now)?;
+        t.cors = admit(&self.cors, req, now)?;
+        t.max_conns = admit(&self.max_conns, req, now)?;
+        t.shedding = admit(&self.shedding, req, now)?;
+        t.breaker = admit(&self.breaker, req, now)?;
+        admit(&self.max_bytes, req, now)?;
+        admit(&self.limit, req, now)?;
+        admit(&self.jwt, req, now)?;
         Ok(())
     }
 
     /// Finishes the admitted stages, innermost first.
     fn finish(&self, t: Tickets, resp: &mut Response) {
-        finish(&self.breaker, t.breaker, resp);
-        finish(&self.shedding, t.shedding, resp);
-        finish(&self.max_conns, t.max_conns, resp);
-        finish(&self.cors, t.cors, resp);
-        finish(&self.metrics, t.metrics, resp);
-        finish(&self.log, t.log, resp);
+        let now = Instant::now();
+        finish(&self.breaker, t.breaker, resp, now);
+        finish(&self.shedding, t.shedding, resp, now);
+        finish(&self.max_conns, t.max_conns, resp, now);
+        finish(&self.cors, t.cors, resp, now);
+        finish(&self.metrics, t.metrics, resp, now);
+        finish(&self.log, t.log, resp, now);
     }
 
     /// Awaits the rest of the stack under the timeout and panic recovery.
-    async fn guard<F>(&self, fut: F) -> Response
+    async fn guard<F>(&self, fut: F, start: Instant) -> Response
     where
         F: Future<Output = Result<Response, Infallible>> + Send,
     {
         let timed = async {
             match &self.timeout {
-                Some(t) => t.run(fut).await,
+                Some(t) => t.run(fut, start).await,
                 None => done(fut.await),
             }
         };
@@ -188,7 +199,8 @@ where
             shedding: None,
             breaker: None,
         };
-        let next = match stack.admit(&mut req, &mut tickets) {
+        let now = Instant::now();
+        let next = match stack.admit(&mut req, now, &mut tickets) {
             Err(refusal) => Next::Answered(*refusal),
             Ok(()) if stack.gunzip.as_ref().is_some_and(|g| g.applies(&req)) => {
                 // The service is needed after `call` returns: the clone that was driven to
@@ -209,11 +221,11 @@ where
         let fut = async move {
             let mut resp = match next {
                 Next::Answered(resp) => resp,
-                Next::Called(fut) => stack.guard(fut).await,
+                Next::Called(fut) => stack.guard(fut, now).await,
                 Next::Gzip(req, mut svc) => {
                     let max = stack.gunzip.as_ref().map_or(u64::MAX, |g| g.max);
                     match gunzip::inflate(req, max).await {
-                        Ok(req) => stack.guard(svc.call(req)).await,
+                        Ok(req) => stack.guard(svc.call(req), now).await,
                         Err(e) => e.into_response(),
                     }
                 }

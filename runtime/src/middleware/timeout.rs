@@ -1,10 +1,11 @@
 //! Per-route timeout: past the deadline the handler is dropped and the client gets 503 JSON
 //! (go-zero's status for timeouts).
 
-use std::time::Duration;
-
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Response};
 
@@ -16,17 +17,56 @@ use crate::error::Error;
 pub struct Timeout(pub Duration);
 
 impl Timeout {
-    /// Awaits `fut` (the rest of the stack) for at most the timeout.
-    pub async fn run<F>(&self, fut: F) -> Response
+    /// Awaits `fut` (the rest of the stack) until the timeout has passed since `start`, when
+    /// the request arrived.
+    pub async fn run<F>(&self, fut: F, start: Instant) -> Response
     where
         F: Future<Output = Result<Response, Infallible>>,
     {
-        match tokio::time::timeout(self.0, fut).await {
-            Ok(resp) => done(resp),
-            Err(_) => {
+        let deadline = Deadline {
+            fut,
+            timer: None,
+            at: start + self.0,
+        };
+        match deadline.await {
+            Some(resp) => done(resp),
+            None => {
                 tracing::error!(timeout = ?self.0, "request timed out");
                 Error::Timeout.into_response()
             }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `fut` until `at`. The timer is armed only when `fut` is not ready at its first poll:
+    /// most requests are, and then no timer is registered and cancelled for them (unlike
+    /// `tokio::time::timeout`).
+    struct Deadline<F> {
+        #[pin]
+        fut: F,
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+        at: Instant,
+    }
+}
+
+impl<F: Future> Future for Deadline<F> {
+    /// `None` when the deadline passed first.
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(v) = this.fut.poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if this.timer.is_none() {
+            let at = tokio::time::Instant::from_std(*this.at);
+            this.timer.set(Some(tokio::time::sleep_until(at)));
+        }
+        match this.timer.as_pin_mut() {
+            Some(timer) => timer.poll(cx).map(|()| None),
+            None => Poll::Pending,
         }
     }
 }

@@ -40,6 +40,8 @@ struct GroupView<'a> {
 struct RoutesCtx<'a> {
     service: &'a Service,
     groups: Vec<GroupView<'a>>,
+    /// The HTTP methods used, lowercase (the default template no longer needs them; kept
+    /// for routes templates customized from earlier versions).
     methods: Vec<String>,
     uses_timeout: bool,
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::routing::{get};
 use rustctl_runtime::{RouteGroup, Server};
 
 use crate::handler;
@@ -13,6 +12,6 @@ use crate::svc::ServiceContext;
 pub fn register(server: &mut Server, svc: &Arc<ServiceContext>) {
     server.add_routes(
         RouteGroup::new()
-            .route("/trial/:id", get(handler::trial::get_trial_info::get_trial_info).with_state(svc.clone())),
+            .get("/trial/:id", handler::trial::get_trial_info::get_trial_info, svc.clone()),
     );
 }

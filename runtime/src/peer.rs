@@ -1,0 +1,156 @@
+//! The client address of the request being served.
+//!
+//! axum's `ConnectInfo` puts the address into every request's extensions, which allocates
+//! the extension map for each request; that was a measurable share of the REST stack's cost
+//! (docs/bench.md). Here the address rides with the request's future instead and is current
+//! on the thread while that future is polled, as the request's trace ids are (`ids.rs`):
+//! the access log and the [`ClientAddr`] extractor read it from there.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::serve::IncomingStream;
+use http::request::Parts;
+use tokio::net::TcpListener;
+use tower::Service;
+
+use crate::error::Error;
+
+thread_local! {
+    static PEER: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+}
+
+/// The client address of the request being served on this thread, if known.
+pub fn current() -> Option<SocketAddr> {
+    PEER.with(Cell::get)
+}
+
+/// The client's address, for handlers: `async fn h(ClientAddr(addr): ClientAddr)`.
+/// Outside a server (an in-process `oneshot`), axum's `ConnectInfo` extension is read instead;
+/// without either the request is answered 500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        of(&parts.extensions)
+            .map(ClientAddr)
+            .ok_or_else(|| Error::Internal("the client address is unknown".into()))
+    }
+}
+
+/// The address of the request with these extensions: the current one, else `ConnectInfo`.
+pub(crate) fn of(extensions: &http::Extensions) -> Option<SocketAddr> {
+    current().or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0))
+}
+
+/// Makes one [`PeerService`] per accepted connection, for `axum::serve`.
+#[derive(Clone)]
+pub(crate) struct MakePeerService(pub(crate) Router);
+
+impl Service<IncomingStream<'_, TcpListener>> for MakePeerService {
+    type Response = PeerService;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<PeerService, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+        std::future::ready(Ok(PeerService {
+            peer: *stream.remote_addr(),
+            router: self.0.clone(),
+        }))
+    }
+}
+
+/// The router of one connection: each request's future knows the client's address.
+#[derive(Clone)]
+pub(crate) struct PeerService {
+    peer: SocketAddr,
+    router: Router,
+}
+
+impl Service<Request> for PeerService {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = WithPeer<<Router as Service<Request>>::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let _restore = enter(self.peer);
+        WithPeer {
+            peer: self.peer,
+            fut: self.router.call(req),
+        }
+    }
+}
+
+/// Makes `peer` current until dropped.
+fn enter(peer: SocketAddr) -> Restore {
+    Restore(PEER.with(|p| p.replace(Some(peer))))
+}
+
+struct Restore(Option<SocketAddr>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        PEER.with(|p| p.set(self.0));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's future, polled with its client's address current.
+    pub(crate) struct WithPeer<F> {
+        peer: SocketAddr,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for WithPeer<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _restore = enter(*this.peer);
+        this.fut.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_only_while_polled() {
+        let addr: SocketAddr = "10.1.2.3:4567".parse().unwrap();
+        assert_eq!(current(), None);
+        let fut = WithPeer {
+            peer: addr,
+            fut: async { current() },
+        };
+        let seen = futures_util::FutureExt::now_or_never(fut).unwrap();
+        assert_eq!(seen, Some(addr));
+        assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn falls_back_to_connect_info() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mut ext = http::Extensions::new();
+        assert_eq!(of(&ext), None);
+        ext.insert(ConnectInfo(addr));
+        assert_eq!(of(&ext), Some(addr));
+    }
+}
