@@ -120,7 +120,7 @@ pub struct Seen {
     uri: http::Uri,
     remote: Option<SocketAddr>,
     agent: Option<http::HeaderValue>,
-    headers: Option<http::HeaderMap>,
+    headers: Option<Box<http::HeaderMap>>,
 }
 
 impl Stage for AccessLog {
@@ -133,7 +133,7 @@ impl Stage for AccessLog {
             uri: req.uri().clone(),
             remote: crate::peer::of(req.extensions()),
             agent: req.headers().get(http::header::USER_AGENT).cloned(),
-            headers: self.verbose.then(|| req.headers().clone()),
+            headers: self.verbose.then(|| Box::new(req.headers().clone())),
         })
     }
 

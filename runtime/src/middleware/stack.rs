@@ -164,13 +164,14 @@ pub struct StackService<S> {
 }
 
 /// How the request went on after admission.
-enum Next<F, S> {
+enum Next<F> {
     /// A stage (or a panic in the inner service's `call`) answered it.
     Answered(Response),
     /// The rest of the stack is running.
     Called(F),
-    /// A gzip body must be read first; then the service is called.
-    Gzip(Request, S),
+    /// A gzip body is read first, then the service is called (boxed apart: it is rare, and
+    /// the body-reading future would otherwise enlarge every request's future).
+    Gzip(ResponseFuture),
 }
 
 impl<S> Service<Request> for StackService<S>
@@ -206,7 +207,14 @@ where
                 // The service is needed after `call` returns: the clone that was driven to
                 // readiness goes with the request (tower's usual swap).
                 let clone = self.inner.clone();
-                Next::Gzip(req, std::mem::replace(&mut self.inner, clone))
+                let mut svc = std::mem::replace(&mut self.inner, clone);
+                let (stack, max) = (stack.clone(), stack.gunzip.as_ref().map_or(0, |g| g.max));
+                Next::Gzip(Box::pin(async move {
+                    match gunzip::inflate(req, max).await {
+                        Ok(req) => stack.guard(svc.call(req), now).await,
+                        Err(e) => e.into_response(),
+                    }
+                }))
             }
             Ok(()) if stack.recover => {
                 match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
@@ -222,13 +230,7 @@ where
             let mut resp = match next {
                 Next::Answered(resp) => resp,
                 Next::Called(fut) => stack.guard(fut, now).await,
-                Next::Gzip(req, mut svc) => {
-                    let max = stack.gunzip.as_ref().map_or(u64::MAX, |g| g.max);
-                    match gunzip::inflate(req, max).await {
-                        Ok(req) => stack.guard(svc.call(req), now).await,
-                        Err(e) => e.into_response(),
-                    }
-                }
+                Next::Gzip(fut) => fut.await,
             };
             stack.finish(tickets, &mut resp);
             if let Some(t) = &traced {

@@ -41,12 +41,11 @@ impl Timeout {
 pin_project_lite::pin_project! {
     /// `fut` until `at`. The timer is armed only when `fut` is not ready at its first poll:
     /// most requests are, and then no timer is registered and cancelled for them (unlike
-    /// `tokio::time::timeout`).
+    /// `tokio::time::timeout`). It is boxed, to keep every request's future small.
     struct Deadline<F> {
         #[pin]
         fut: F,
-        #[pin]
-        timer: Option<tokio::time::Sleep>,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
         at: Instant,
     }
 }
@@ -56,18 +55,15 @@ impl<F: Future> Future for Deadline<F> {
     type Output = Option<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(v) = this.fut.poll(cx) {
             return Poll::Ready(Some(v));
         }
-        if this.timer.is_none() {
-            let at = tokio::time::Instant::from_std(*this.at);
-            this.timer.set(Some(tokio::time::sleep_until(at)));
-        }
-        match this.timer.as_pin_mut() {
-            Some(timer) => timer.poll(cx).map(|()| None),
-            None => Poll::Pending,
-        }
+        let at = tokio::time::Instant::from_std(*this.at);
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        timer.as_mut().poll(cx).map(|()| None)
     }
 }
 
