@@ -116,24 +116,37 @@ fn push_remote(out: &mut String, remote: Option<SocketAddr>) {
 /// What the access line needs from the request.
 pub struct Seen {
     start: Instant,
-    method: http::Method,
-    uri: http::Uri,
-    remote: Option<SocketAddr>,
-    agent: Option<http::HeaderValue>,
-    headers: Option<Box<http::HeaderMap>>,
+    /// `GET /path - remote - agent`, copied out at once: a clone of the method, URI or
+    /// header would keep the connection's read buffer shared until the answer is done, and
+    /// hyper would then copy it instead of reusing it in place.
+    request: String,
+    /// Where `GET /path` ends in `request`.
+    target_end: usize,
+    /// With `Verbose`: the request headers, written out.
+    headers: Option<String>,
 }
 
 impl Stage for AccessLog {
     type Ticket = Seen;
 
     fn admit(&self, req: &mut Request, now: Instant) -> Result<Seen, Refusal> {
+        let agent = req.headers().get(http::header::USER_AGENT);
+        let agent = agent.and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let path = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        let mut request = String::with_capacity(40 + path + agent.len());
+        request.push_str(req.method().as_str());
+        request.push(' ');
+        push_uri(&mut request, req.uri());
+        let target_end = request.len();
+        request.push_str(" - ");
+        push_remote(&mut request, crate::peer::of(req.extensions()));
+        request.push_str(" - ");
+        request.push_str(agent);
         Ok(Seen {
             start: now,
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            remote: crate::peer::of(req.extensions()),
-            agent: req.headers().get(http::header::USER_AGENT).cloned(),
-            headers: self.verbose.then(|| Box::new(req.headers().clone())),
+            request,
+            target_end,
+            headers: self.verbose.then(|| Headers(req.headers()).to_string()),
         })
     }
 
@@ -159,15 +172,8 @@ impl AccessLog {
         buf.push_str("[HTTP] ");
         buf.push_str(itoa::Buffer::new().format(resp.status().as_u16()));
         buf.push_str(" - ");
-        buf.push_str(seen.method.as_str());
-        buf.push(' ');
-        push_uri(buf, &seen.uri);
-        let request = buf.len();
-        buf.push_str(" - ");
-        push_remote(buf, seen.remote);
-        buf.push_str(" - ");
-        let agent = seen.agent.as_ref().and_then(|v| v.to_str().ok());
-        buf.push_str(agent.unwrap_or("-"));
+        let request = buf.len() + seen.target_end;
+        buf.push_str(&seen.request);
         let end = buf.len();
         Ms(elapsed).push(buf);
         let (line, duration) = buf.split_at(end);
@@ -181,7 +187,7 @@ impl AccessLog {
             let request = &line[..request];
             tracing::info!(
                 target: "access",
-                request_headers = %Headers(h),
+                request_headers = h.as_str(),
                 response_headers = %Headers(resp.headers()),
                 "{request} - details"
             );
