@@ -294,7 +294,7 @@ impl Server {
     /// another (both are mistakes in generated or hand-written setup code, found at startup),
     /// or when the group has `signature` and a `Signature.PrivateKeys` file cannot be loaded
     /// (the message names the key) or `Signature.Strict` has no keys.
-    pub fn add_routes(&mut self, group: RouteGroup) -> &mut Self {
+    pub fn add_routes(&mut self, mut group: RouteGroup) -> &mut Self {
         for name in &group.middlewares {
             assert!(
                 self.named.contains_key(name),
@@ -307,7 +307,6 @@ impl Server {
                 Err(e) => panic!("{e}"),
             }
         }
-        let mut group = group;
         for (path, endpoint) in std::mem::take(&mut group.routes) {
             let full = axum_path(&group.prefix, &path);
             let stacked = self.stack(&full, &group, endpoint);

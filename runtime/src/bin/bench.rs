@@ -2,8 +2,8 @@
 //! then through the runtime's full default stack (everything on except JWT), both driven by
 //! `wrk` pinned to another core. See docs/bench.md.
 //!
-//! `cargo run --release -p rustctl-runtime --bin rustctl-bench -- [--duration 10]
-//!  [--connections 64] [--rounds 2] [--server-cpu 0] [--client-cpu 1] [--off Trace,Log]`
+//! `cargo run --release -p rustctl-runtime --bin rustctl-bench -- [--duration 2]
+//!  [--connections 64] [--rounds 15] [--server-cpu 0] [--client-cpu 1] [--off Trace,Log]`
 //!
 //! `--off` switches built-in middlewares off (names as under `Middlewares`), to see what each
 //! costs.
@@ -53,9 +53,9 @@ struct Opts {
 
 fn opts() -> Result<Opts, String> {
     let mut o = Opts {
-        duration: 10,
+        duration: 2,
         connections: 64,
-        rounds: 2,
+        rounds: 15,
         server_cpu: "0".into(),
         client_cpu: "1".into(),
         off: Vec::new(),
