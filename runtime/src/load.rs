@@ -38,15 +38,19 @@ impl CpuSource {
     }
 }
 
+/// One bucket of go-zero's two windows (passed requests, response times), which have the
+/// same size and interval and are kept as one here: one window to move per request.
 #[derive(Default)]
-struct Sum {
-    sum: i64,
-    count: i64,
+struct Bucket {
+    /// Requests that passed (go-zero's `passCounter`).
+    passed: i64,
+    /// Their response times in ms, summed (go-zero's `rtCounter` keeps sum and count; the
+    /// count is `passed`).
+    rt_ms: i64,
 }
 
 struct Windows {
-    pass: RollingWindow<Sum>,
-    rt: RollingWindow<Sum>,
+    stat: RollingWindow<Bucket>,
     avg_flying: f64,
     overload_time: Option<Instant>,
 }
@@ -73,8 +77,7 @@ impl Shedder {
             flying: AtomicI64::new(0),
             dropped_recently: AtomicBool::new(false),
             w: Mutex::new(Windows {
-                pass: RollingWindow::new(BUCKETS, bucket, true, now),
-                rt: RollingWindow::new(BUCKETS, bucket, true, now),
+                stat: RollingWindow::new(BUCKETS, bucket, true, now),
                 avg_flying: 0.0,
                 overload_time: None,
             }),
@@ -127,11 +130,11 @@ impl Shedder {
             return false;
         }
         let mut max_pass = 1i64;
-        w.pass.reduce(now, |b| max_pass = max_pass.max(b.sum));
         let mut min_rt = DEFAULT_MIN_RT;
-        w.rt.reduce(now, |b| {
-            if b.count > 0 {
-                min_rt = min_rt.min((b.sum as f64 / b.count as f64).round());
+        w.stat.reduce(now, |b| {
+            max_pass = max_pass.max(b.passed);
+            if b.passed > 0 {
+                min_rt = min_rt.min((b.rt_ms as f64 / b.passed as f64).round());
             }
         });
         let max_flight = (max_pass as f64 * min_rt * self.window_scale).max(1.0);
@@ -160,12 +163,9 @@ impl Shedder {
         w.avg_flying = w.avg_flying * FLYING_BETA + flying as f64 * (1.0 - FLYING_BETA);
         if let Some((rt, now)) = passed {
             let ms = (rt.as_secs_f64() * 1000.0).ceil() as i64;
-            let b = w.rt.current(now);
-            b.sum += ms;
-            b.count += 1;
-            let b = w.pass.current(now);
-            b.sum += 1;
-            b.count += 1;
+            let b = w.stat.current(now);
+            b.passed += 1;
+            b.rt_ms += ms;
         }
     }
 }

@@ -246,7 +246,24 @@ fn level_name(level: &Level) -> &'static str {
 pub(crate) struct GoZeroFormat {
     json: bool,
     caller: bool,
-    service: String,
+    /// How a JSON line ends: `,"service":"name"}` and a newline, escaped once.
+    json_end: String,
+}
+
+impl GoZeroFormat {
+    fn new(json: bool, caller: bool, service: &str) -> Self {
+        let mut json_end = String::new();
+        if !service.is_empty() {
+            json_end.push_str(",\"service\":");
+            json_str(&mut json_end, service);
+        }
+        json_end.push_str("}\n");
+        GoZeroFormat {
+            json,
+            caller,
+            json_end,
+        }
+    }
 }
 
 /// Escapes everything written through it into a JSON string body.
@@ -321,35 +338,47 @@ impl Visit for JsonFields<'_> {
 }
 
 thread_local! {
-    /// The last timestamp written on this thread, reused within the same millisecond.
-    static TS: std::cell::RefCell<(i128, String)> = const { std::cell::RefCell::new((i128::MIN, String::new())) };
+    /// The last second written on this thread, as `2006-01-02T15:04:05.`, reused until the
+    /// clock moves past it.
+    static TS: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
 }
 
 /// Appends the current UTC time as `2006-01-02T15:04:05.000Z` (millisecond precision, as
-/// go-zero writes it), formatting at most once per millisecond per thread.
+/// go-zero writes it). The date and time of day are worked out once a second per thread:
+/// this runs for every line, and turning a timestamp into a calendar date is the costly part.
 fn push_timestamp(out: &mut String) {
     use std::fmt::Write as _;
-    let now = time::OffsetDateTime::now_utc();
-    let ms = now.unix_timestamp_nanos() / 1_000_000;
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
     TS.with(|ts| {
         let mut ts = ts.borrow_mut();
-        if ts.0 != ms {
+        if ts.0 != secs {
+            let t = i64::try_from(secs)
+                .ok()
+                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             ts.1.clear();
             let _ = write!(
                 ts.1,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                now.year(),
-                u8::from(now.month()),
-                now.day(),
-                now.hour(),
-                now.minute(),
-                now.second(),
-                now.millisecond()
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
             );
-            ts.0 = ms;
+            ts.0 = secs;
         }
         out.push_str(&ts.1);
     });
+    let ms = since.subsec_millis();
+    for digit in [ms / 100, ms / 10 % 10, ms % 10] {
+        out.push(char::from(b'0' + digit as u8));
+    }
+    out.push('Z');
 }
 
 impl GoZeroFormat {
@@ -406,11 +435,7 @@ impl GoZeroFormat {
                 out.push_str(itoa::Buffer::new().format(l));
                 out.push('"');
             }
-            if !self.service.is_empty() {
-                out.push_str(",\"service\":");
-                json_str(out, &self.service);
-            }
-            out.push_str("}\n");
+            out.push_str(&self.json_end);
             Ok(())
         } else {
             let mut fields = Fields::default();
@@ -655,11 +680,11 @@ where
     } else {
         conf.service_name.clone()
     };
-    let format = Arc::new(GoZeroFormat {
-        json: conf.encoding == LogEncoding::Json,
-        caller: conf.caller,
-        service,
-    });
+    let format = Arc::new(GoZeroFormat::new(
+        conf.encoding == LogEncoding::Json,
+        conf.caller,
+        &service,
+    ));
     let level = max_level(conf.level);
     *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Direct {
         format: format.clone(),
@@ -683,6 +708,23 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
     use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn timestamps_are_utc_milliseconds_of_now() {
+        let format = time::format_description::well_known::Rfc3339;
+        for _ in 0..3 {
+            let before = time::OffsetDateTime::now_utc();
+            let mut s = String::new();
+            push_timestamp(&mut s);
+            let after = time::OffsetDateTime::now_utc();
+            assert_eq!(s.len(), "2006-01-02T15:04:05.000Z".len(), "{s}");
+            assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
+            let t = time::OffsetDateTime::parse(&s, &format).unwrap();
+            let ms = time::Duration::milliseconds(1);
+            assert!(before - ms <= t && t <= after, "{before} <= {t} <= {after}");
+            std::thread::sleep(std::time::Duration::from_millis(7));
+        }
+    }
 
     #[test]
     fn word_scan_finds_the_first_byte_to_escape() {
@@ -731,11 +773,7 @@ mod tests {
         let buf = Buf::default();
         let (writer, guard) = logwriter::spawn(Box::new(buf.clone())).unwrap();
         let layer = GoZeroLayer {
-            format: Arc::new(GoZeroFormat {
-                json,
-                caller: true,
-                service: "svc".into(),
-            }),
+            format: Arc::new(GoZeroFormat::new(json, true, "svc")),
             writer,
             level: Level::INFO,
         };

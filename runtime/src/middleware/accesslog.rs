@@ -62,7 +62,9 @@ pub(crate) struct Ms(pub(crate) Duration);
 impl Ms {
     /// Appends the duration, formatted without floating point (this runs per request).
     fn push(&self, out: &mut String) {
-        let tenths = (self.0.as_micros() + 50) / 100;
+        // In 64 bits: 128-bit division is a library call (u64 microseconds last 584 554 years).
+        let micros = u64::try_from(self.0.as_micros()).unwrap_or(u64::MAX - 50);
+        let tenths = (micros + 50) / 100;
         out.push_str(itoa::Buffer::new().format(tenths / 10));
         out.push('.');
         out.push(char::from(b'0' + (tenths % 10) as u8));
