@@ -103,6 +103,28 @@ impl FieldValue {
     }
 }
 
+/// The last directory and the file name of a source path (`middleware/accesslog.rs`), as
+/// go-zero shortens its `caller` field: a dependency's path would otherwise name the whole
+/// cargo registry directory on every line.
+pub(crate) const fn short_file(path: &str) -> &str {
+    let bytes = path.as_bytes();
+    let (mut i, mut seps) = (bytes.len(), 0);
+    while i > 0 {
+        i -= 1;
+        if bytes[i] == b'/' || bytes[i] == b'\\' {
+            seps += 1;
+            if seps == 2 {
+                // After an ASCII separator: always valid UTF-8.
+                return match std::str::from_utf8(bytes.split_at(i + 1).1) {
+                    Ok(tail) => tail,
+                    Err(_) => path,
+                };
+            }
+        }
+    }
+    path
+}
+
 /// Appends hex digits.
 fn push_ascii(out: &mut String, digits: &[u8]) {
     out.push_str(std::str::from_utf8(digits).unwrap_or_default());
@@ -521,8 +543,9 @@ pub(crate) fn enable_direct() {
 }
 
 /// Writes a line with `content` and string `fields` as an event at `level` from `caller`
-/// would be written, inside the current request (its ids). Returns false when the runtime's
-/// logger is not the installed subscriber: the caller then logs through `tracing`.
+/// (already shortened by [`short_file`]) would be written, inside the current request (its
+/// ids). Returns false when the runtime's logger is not the installed subscriber: the caller
+/// then logs through `tracing`.
 pub(crate) fn direct(
     level: Level,
     caller: (&'static str, u32),
@@ -608,7 +631,7 @@ where
             })
         });
         let meta = event.metadata();
-        let caller = meta.file().zip(meta.line());
+        let caller = meta.file().map(short_file).zip(meta.line());
         emit(&self.writer, |out| {
             self.format
                 .format(meta.level(), ids.as_ref(), caller, Body::Event(event), out)
@@ -708,6 +731,19 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
     use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn callers_are_the_last_directory_and_file() {
+        let home = "/home/u/.cargo/registry/src/index.crates.io-1/rustctl-runtime-0.1.0/src/middleware/accesslog.rs";
+        assert_eq!(short_file(home), "middleware/accesslog.rs");
+        assert_eq!(
+            short_file("src\\logic\\get.rs"),
+            "logic/get.rs".replace('/', "\\")
+        );
+        assert_eq!(short_file("src/main.rs"), "src/main.rs");
+        assert_eq!(short_file("main.rs"), "main.rs");
+        assert_eq!(short_file("/main.rs"), "/main.rs");
+    }
 
     #[test]
     fn timestamps_are_utc_milliseconds_of_now() {

@@ -182,7 +182,8 @@ impl AccessLog {
         // Straight to the runtime's log output when it is installed (skipping tracing's
         // dispatch, for the one line every request writes); else through tracing.
         let fields = [("duration", duration)];
-        if !crate::log::direct(Level::INFO, (file!(), line!()), line, &fields) {
+        const FILE: &str = crate::log::short_file(file!());
+        if !crate::log::direct(Level::INFO, (FILE, line!()), line, &fields) {
             tracing::info!(target: "access", message = line, duration);
         }
         if let Some(h) = &seen.headers {

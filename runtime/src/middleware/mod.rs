@@ -41,7 +41,7 @@ pub use shedding::Shedding;
 pub use signature::{
     CONTENT_SECURITY, Signature, SignatureError, SignatureLayer, SignatureService,
 };
-pub use stack::{Stack, StackLayer, StackService};
+pub use stack::{Stack, StackFuture, StackLayer, StackService};
 pub use timeout::Timeout;
 pub use trace::Trace;
 

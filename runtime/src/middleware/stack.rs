@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -17,13 +18,15 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
+use futures_util::future::CatchUnwind;
 use tower::{Layer, Service};
 
+use super::timeout::Deadline;
+use super::trace::Traced;
 use super::{
     AccessLog, BreakerMiddleware, Cors, Gunzip, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
-    RateLimit, Refusal, ResponseFuture, Shedding, Stage, Timeout, Trace, done, gunzip, recover,
+    RateLimit, Refusal, Shedding, Stage, Timeout, Trace, gunzip, recover,
 };
-use crate::ids::WithIds;
 
 /// The built-in middlewares of one route; `None` (or `false`) is switched off.
 #[derive(Default)]
@@ -59,6 +62,7 @@ pub struct Stack {
 type Ticket<S> = Option<<S as Stage>::Ticket>;
 
 /// What the stages admitted for one request hand on to their `finish`.
+#[derive(Default)]
 struct Tickets {
     log: Ticket<AccessLog>,
     metrics: Ticket<MetricsMiddleware>,
@@ -112,27 +116,6 @@ impl Stack {
         finish(&self.metrics, t.metrics, resp, now);
         finish(&self.log, t.log, resp, now);
     }
-
-    /// Awaits the rest of the stack under the timeout and panic recovery.
-    async fn guard<F>(&self, fut: F, start: Instant) -> Response
-    where
-        F: Future<Output = Result<Response, Infallible>> + Send,
-    {
-        let timed = async {
-            match &self.timeout {
-                Some(t) => t.run(fut, start).await,
-                None => done(fut.await),
-            }
-        };
-        if self.recover {
-            match AssertUnwindSafe(timed).catch_unwind().await {
-                Ok(resp) => resp,
-                Err(panic) => recover::answer(panic),
-            }
-        } else {
-            timed.await
-        }
-    }
 }
 
 /// Applies a [`Stack`] to a route.
@@ -163,17 +146,6 @@ pub struct StackService<S> {
     inner: S,
 }
 
-/// How the request went on after admission.
-enum Next<F> {
-    /// A stage (or a panic in the inner service's `call`) answered it.
-    Answered(Response),
-    /// The rest of the stack is running.
-    Called(F),
-    /// A gzip body is read first, then the service is called (boxed apart: it is rare, and
-    /// the body-reading future would otherwise enlarge every request's future).
-    Gzip(ResponseFuture),
-}
-
 impl<S> Service<Request> for StackService<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -181,8 +153,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        futures_util::future::Map<ResponseFuture, fn(Response) -> Result<Response, Infallible>>;
+    type Future = StackFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -192,60 +163,126 @@ where
         let stack = self.stack.clone();
         let traced = stack.trace.as_ref().map(|t| t.begin(&req));
         let scope = traced.as_ref().map(|t| t.enter());
-        let mut tickets = Tickets {
-            log: None,
-            metrics: None,
-            cors: None,
-            max_conns: None,
-            shedding: None,
-            breaker: None,
-        };
+        let mut tickets = Tickets::default();
         let now = Instant::now();
-        let next = match stack.admit(&mut req, now, &mut tickets) {
-            Err(refusal) => Next::Answered(*refusal),
+        let inner = match stack.admit(&mut req, now, &mut tickets) {
+            Err(refusal) => Err(*refusal),
             Ok(()) if stack.gunzip.as_ref().is_some_and(|g| g.applies(&req)) => {
                 // The service is needed after `call` returns: the clone that was driven to
                 // readiness goes with the request (tower's usual swap).
                 let clone = self.inner.clone();
                 let mut svc = std::mem::replace(&mut self.inner, clone);
-                let (stack, max) = (stack.clone(), stack.gunzip.as_ref().map_or(0, |g| g.max));
-                Next::Gzip(Box::pin(async move {
-                    match gunzip::inflate(req, max).await {
-                        Ok(req) => stack.guard(svc.call(req), now).await,
-                        Err(e) => e.into_response(),
-                    }
-                }))
+                let max = stack.gunzip.as_ref().map_or(0, |g| g.max);
+                Ok(Inner::Gzip {
+                    fut: Box::pin(async move {
+                        match gunzip::inflate(req, max).await {
+                            Ok(req) => svc.call(req).await,
+                            Err(e) => Ok(e.into_response()),
+                        }
+                    }),
+                })
             }
             Ok(()) if stack.recover => {
                 match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
-                    Ok(fut) => Next::Called(fut),
-                    Err(panic) => Next::Answered(recover::answer(panic)),
+                    Ok(fut) => Ok(Inner::Service { fut }),
+                    Err(panic) => Err(recover::answer(panic)),
                 }
             }
-            Ok(()) => Next::Called(self.inner.call(req)),
+            Ok(()) => Ok(Inner::Service {
+                fut: self.inner.call(req),
+            }),
         };
         drop(scope);
-        let scope = traced.as_ref().map(|t| (t.ids, t.span.clone()));
-        let fut = async move {
-            let mut resp = match next {
-                Next::Answered(resp) => resp,
-                Next::Called(fut) => stack.guard(fut, now).await,
-                Next::Gzip(fut) => fut.await,
-            };
-            stack.finish(tickets, &mut resp);
-            if let Some(t) = &traced {
-                t.finish(&mut resp);
-            }
-            resp
+        let state = match inner {
+            Err(resp) => State::Answered { resp: Some(resp) },
+            Ok(inner) => State::Running {
+                fut: AssertUnwindSafe(Timeout::deadline(stack.timeout, inner, now)).catch_unwind(),
+            },
         };
-        use tracing::Instrument;
+        StackFuture {
+            stack,
+            tickets,
+            traced,
+            state,
+        }
+    }
+}
+
+/// A boxed inner call (the rare gzip path, which reads the body first).
+type BoxedCall = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The inner service's call.
+    #[project = InnerProj]
+    enum Inner<F> {
+        /// Called at once.
+        Service { #[pin] fut: F },
+        /// A gzip body is inflated first, then the service is called (boxed apart: the
+        /// body-reading future would otherwise enlarge every request's future).
+        Gzip { fut: BoxedCall },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Inner<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            InnerProj::Service { fut } => fut.poll(cx),
+            InnerProj::Gzip { fut } => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        /// A stage (or a panic in the inner service's `call`) answered; taken at completion.
+        Answered { resp: Option<Response> },
+        /// The inner call runs under the timeout, and panics are caught.
+        Running { #[pin] fut: CatchUnwind<AssertUnwindSafe<Deadline<Inner<F>>>> },
+        /// The inner call is over (and dropped).
+        Done,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One request through a [`Stack`], written out by hand rather than as an `async` block
+    /// so that it has a name: axum then boxes it once, where an unnameable future needed a
+    /// box of its own (an allocation and a copy of the whole future per request).
+    pub struct StackFuture<F> {
+        stack: Arc<Stack>,
+        tickets: Tickets,
+        traced: Option<Traced>,
+        #[pin]
+        state: State<F>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for StackFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
         // Every line logged while the request runs carries its ids; with an exporter, its
         // work also belongs to the request's span.
-        let fut: ResponseFuture = match scope {
-            None => Box::pin(fut),
-            Some((ids, None)) => Box::pin(WithIds::new(ids, fut)),
-            Some((ids, Some(span))) => Box::pin(WithIds::new(ids, fut.instrument(span))),
-        };
-        fut.map(Ok as fn(Response) -> Result<Response, Infallible>)
+        let _scope = this.traced.as_ref().map(|t| t.enter());
+        let mut resp = match this.state.as_mut().project() {
+            StateProj::Answered { resp } => resp.take(),
+            StateProj::Running { fut } => match std::task::ready!(fut.poll(cx)) {
+                Ok(resp) => Some(resp),
+                Err(panic) if this.stack.recover => Some(recover::answer(panic)),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            StateProj::Done => None,
+        }
+        .expect("StackFuture polled after completion");
+        // The handler's future is dropped before the request is logged and counted.
+        this.state.set(State::Done);
+        this.stack.finish(std::mem::take(this.tickets), &mut resp);
+        if let Some(t) = this.traced.as_ref() {
+            t.finish(&mut resp);
+        }
+        Poll::Ready(Ok(resp))
     }
 }

@@ -17,53 +17,49 @@ use crate::error::Error;
 pub struct Timeout(pub Duration);
 
 impl Timeout {
-    /// Awaits `fut` (the rest of the stack) until the timeout has passed since `start`, when
-    /// the request arrived.
-    pub async fn run<F>(&self, fut: F, start: Instant) -> Response
-    where
-        F: Future<Output = Result<Response, Infallible>>,
-    {
-        let deadline = Deadline {
+    /// `fut` (the rest of the stack) until the timeout has passed since `start`, when the
+    /// request arrived; `None` waits for `fut` however long it takes.
+    pub(crate) fn deadline<F>(timeout: Option<Timeout>, fut: F, start: Instant) -> Deadline<F> {
+        Deadline {
             fut,
             timer: None,
-            at: start + self.0,
-        };
-        match deadline.await {
-            Some(resp) => done(resp),
-            None => {
-                tracing::error!(timeout = ?self.0, "request timed out");
-                Error::Timeout.into_response()
-            }
+            limit: timeout.map(|t| (start + t.0, t.0)),
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// `fut` until `at`. The timer is armed only when `fut` is not ready at its first poll:
-    /// most requests are, and then no timer is registered and cancelled for them (unlike
-    /// `tokio::time::timeout`). It is boxed, to keep every request's future small.
-    struct Deadline<F> {
+    /// `fut` until its deadline, then the timeout's answer. The timer is armed only when `fut`
+    /// is not ready at its first poll: most requests are, and then no timer is registered
+    /// and cancelled for them (unlike `tokio::time::timeout`). It is boxed, to keep every
+    /// request's future small.
+    pub(crate) struct Deadline<F> {
         #[pin]
         fut: F,
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
-        at: Instant,
+        // When, and the configured timeout (for the log line).
+        limit: Option<(Instant, Duration)>,
     }
 }
 
-impl<F: Future> Future for Deadline<F> {
-    /// `None` when the deadline passed first.
-    type Output = Option<F::Output>;
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Deadline<F> {
+    type Output = Response;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         let this = self.project();
         if let Poll::Ready(v) = this.fut.poll(cx) {
-            return Poll::Ready(Some(v));
+            return Poll::Ready(done(v));
         }
-        let at = tokio::time::Instant::from_std(*this.at);
+        let Some((at, timeout)) = *this.limit else {
+            return Poll::Pending;
+        };
+        let at = tokio::time::Instant::from_std(at);
         let timer = this
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        timer.as_mut().poll(cx).map(|()| None)
+        std::task::ready!(timer.as_mut().poll(cx));
+        tracing::error!(?timeout, "request timed out");
+        Poll::Ready(Error::Timeout.into_response())
     }
 }
 
