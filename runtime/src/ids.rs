@@ -6,10 +6,8 @@
 //! line or a header is written: this runs on every request, so it allocates nothing.
 
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
+use crate::current::{self, Current, Restore, WithCurrent};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The `traceparent` header name.
@@ -169,18 +167,15 @@ thread_local! {
     static CURRENT: Cell<Option<Ids>> = const { Cell::new(None) };
 }
 
-/// Puts the previous ids back when dropped, also when a handler panics through it.
-pub(crate) struct Restore(Option<Ids>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
+impl Current for Ids {
+    fn slot() -> &'static std::thread::LocalKey<Cell<Option<Ids>>> {
+        &CURRENT
     }
 }
 
 /// Makes `ids` the current ids of this thread until the returned guard drops.
-pub(crate) fn enter(ids: Ids) -> Restore {
-    Restore(CURRENT.with(|c| c.replace(Some(ids))))
+pub(crate) fn enter(ids: Ids) -> Restore<Ids> {
+    current::enter(ids)
 }
 
 /// Runs `f` with `ids` as the current ids of this thread.
@@ -191,34 +186,12 @@ pub fn with_ids<R>(ids: Ids, f: impl FnOnce() -> R) -> R {
 
 /// The ids of the request being polled on this thread, if any.
 pub fn current() -> Option<Ids> {
-    CURRENT.with(Cell::get)
+    current::get()
 }
 
-pin_project_lite::pin_project! {
-    /// A future that is polled with its request's ids current: the log lines it writes carry
-    /// them, and the calls it makes propagate them.
-    pub struct WithIds<F> {
-        ids: Ids,
-        #[pin]
-        fut: F,
-    }
-}
-
-impl<F> WithIds<F> {
-    /// Polls `fut` with `ids` current.
-    pub fn new(ids: Ids, fut: F) -> Self {
-        WithIds { ids, fut }
-    }
-}
-
-impl<F: Future> Future for WithIds<F> {
-    type Output = F::Output;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _restore = enter(*this.ids);
-        this.fut.poll(cx)
-    }
-}
+/// A future that is polled with its request's ids current (`WithIds::new(ids, fut)`): the
+/// log lines it writes carry them, and the calls it makes propagate them.
+pub type WithIds<F> = WithCurrent<Ids, F>;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 pub mod bind;
 pub mod breaker;
 pub mod config;
+mod current;
 mod devserver;
 pub mod error;
 pub mod ids;

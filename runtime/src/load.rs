@@ -182,6 +182,7 @@ impl Promise {
     pub fn pass(self) {
         self.pass_at(Instant::now());
     }
+
     /// [`Promise::pass`] for a request answered at `now`.
     pub fn pass_at(mut self, now: Instant) {
         self.settled = true;

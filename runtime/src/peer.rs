@@ -9,7 +9,6 @@
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -19,15 +18,22 @@ use http::request::Parts;
 use tokio::net::TcpListener;
 use tower::Service;
 
+use crate::current::{self, Current, WithCurrent};
 use crate::error::Error;
 
 thread_local! {
-    static PEER: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+    static PEER: Cell<Option<ClientAddr>> = const { Cell::new(None) };
+}
+
+impl Current for ClientAddr {
+    fn slot() -> &'static std::thread::LocalKey<Cell<Option<ClientAddr>>> {
+        &PEER
+    }
 }
 
 /// The client address of the request being served on this thread, if known.
 pub fn current() -> Option<SocketAddr> {
-    PEER.with(Cell::get)
+    current::get::<ClientAddr>().map(|c| c.0)
 }
 
 /// The client's address, for handlers: `async fn h(ClientAddr(addr): ClientAddr)`.
@@ -89,44 +95,14 @@ impl Service<Request> for PeerService {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let _restore = enter(self.peer);
-        WithPeer {
-            peer: self.peer,
-            fut: self.router.call(req),
-        }
+        let peer = ClientAddr(self.peer);
+        let _restore = current::enter(peer);
+        WithPeer::new(peer, self.router.call(req))
     }
 }
 
-/// Makes `peer` current until dropped.
-fn enter(peer: SocketAddr) -> Restore {
-    Restore(PEER.with(|p| p.replace(Some(peer))))
-}
-
-struct Restore(Option<SocketAddr>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        PEER.with(|p| p.set(self.0));
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A request's future, polled with its client's address current.
-    pub(crate) struct WithPeer<F> {
-        peer: SocketAddr,
-        #[pin]
-        fut: F,
-    }
-}
-
-impl<F: Future> Future for WithPeer<F> {
-    type Output = F::Output;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _restore = enter(*this.peer);
-        this.fut.poll(cx)
-    }
-}
+/// A request's future, polled with its client's address current.
+pub(crate) type WithPeer<F> = WithCurrent<ClientAddr, F>;
 
 #[cfg(test)]
 mod tests {
@@ -136,10 +112,7 @@ mod tests {
     fn current_only_while_polled() {
         let addr: SocketAddr = "10.1.2.3:4567".parse().unwrap();
         assert_eq!(current(), None);
-        let fut = WithPeer {
-            peer: addr,
-            fut: async { current() },
-        };
+        let fut = WithPeer::new(ClientAddr(addr), async { current() });
         let seen = futures_util::FutureExt::now_or_never(fut).unwrap();
         assert_eq!(seen, Some(addr));
         assert_eq!(current(), None);

@@ -67,7 +67,7 @@ pub struct Traced {
 
 /// While alive, the request's ids (and span) are current on this thread.
 pub struct Entered<'a> {
-    _ids: ids::Restore,
+    _ids: crate::current::Restore<Ids>,
     _span: Option<tracing::span::Entered<'a>>,
 }
 
