@@ -125,6 +125,102 @@ pub(crate) const fn short_file(path: &str) -> &str {
     path
 }
 
+/// go-zero writes durations as `12.3ms`.
+pub(crate) struct Ms(pub(crate) std::time::Duration);
+
+impl Ms {
+    /// Appends the duration, formatted without floating point (this runs per request).
+    fn push(&self, out: &mut String) {
+        // In 64 bits: 128-bit division is a library call (u64 microseconds last 584 554 years).
+        let micros = u64::try_from(self.0.as_micros()).unwrap_or(u64::MAX - 50);
+        let tenths = (micros + 50) / 100;
+        out.push_str(itoa::Buffer::new().format(tenths / 10));
+        out.push('.');
+        out.push(char::from(b'0' + (tenths % 10) as u8));
+        out.push_str("ms");
+    }
+}
+
+impl std::fmt::Display for Ms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::with_capacity(16);
+        self.push(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// `,"trace":"…","span":"…"`, written out in one piece.
+fn json_ids(ids: &Ids) -> [u8; 69] {
+    const TRACE: &[u8] = b",\"trace\":\"";
+    const SPAN: &[u8] = b"\",\"span\":\"";
+    let mut out = [0u8; 69];
+    let (head, rest) = out.split_at_mut(TRACE.len());
+    head.copy_from_slice(TRACE);
+    let (trace, rest) = rest.split_at_mut(32);
+    trace.copy_from_slice(&ids.trace_hex());
+    let (mid, rest) = rest.split_at_mut(SPAN.len());
+    mid.copy_from_slice(SPAN);
+    let (span, end) = rest.split_at_mut(16);
+    span.copy_from_slice(&ids.span_hex());
+    end.copy_from_slice(b"\"");
+    out
+}
+
+/// `,"caller":"file:line"`.
+fn push_json_caller(out: &mut String, file: &str, line: u32) {
+    out.push_str(",\"caller\":\"");
+    push_escaped(out, file);
+    out.push(':');
+    out.push_str(itoa::Buffer::new().format(line));
+    out.push('"');
+}
+
+/// Where a line was written from.
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+    /// A tracing event's file (shortened) and line.
+    At(&'a str, u32),
+    /// A call site of [`defer`], its JSON field rendered once.
+    Site(&'a Callsite),
+}
+
+impl<'a> Caller<'a> {
+    fn at(self) -> (&'a str, u32) {
+        match self {
+            Caller::At(f, l) => (f, l),
+            Caller::Site(s) => (s.file, s.line),
+        }
+    }
+}
+
+/// A place in the runtime that writes a line on every request through [`defer`]
+/// (`static SITE: Callsite = Callsite::new(file!(), line!());`): its `caller` field is
+/// escaped and formatted once, not per line.
+pub(crate) struct Callsite {
+    file: &'static str,
+    line: u32,
+    json: std::sync::OnceLock<String>,
+}
+
+impl Callsite {
+    /// The call site at `file` (as `file!()` gives it) and `line`.
+    pub(crate) const fn new(file: &'static str, line: u32) -> Self {
+        Callsite {
+            file: short_file(file),
+            line,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            let mut s = String::new();
+            push_json_caller(&mut s, self.file, self.line);
+            s
+        })
+    }
+}
+
 /// Appends hex digits.
 fn push_ascii(out: &mut String, digits: &[u8]) {
     out.push_str(std::str::from_utf8(digits).unwrap_or_default());
@@ -254,6 +350,17 @@ impl Visit for Fields {
 }
 
 /// go-zero's level names.
+/// `","level":"info"`: what follows the timestamp in a JSON line, in one piece.
+fn json_level(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "\",\"level\":\"error\"",
+        Level::WARN => "\",\"level\":\"warn\"",
+        Level::INFO => "\",\"level\":\"info\"",
+        Level::DEBUG => "\",\"level\":\"debug\"",
+        Level::TRACE => "\",\"level\":\"trace\"",
+    }
+}
+
 fn level_name(level: &Level) -> &'static str {
     match *level {
         Level::ERROR => "error",
@@ -365,14 +472,19 @@ thread_local! {
     static TS: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
 }
 
-/// Appends the current UTC time as `2006-01-02T15:04:05.000Z` (millisecond precision, as
-/// go-zero writes it). The date and time of day are worked out once a second per thread:
-/// this runs for every line, and turning a timestamp into a calendar date is the costly part.
-fn push_timestamp(out: &mut String) {
-    use std::fmt::Write as _;
-    let since = std::time::SystemTime::now()
+/// Now, as the time since the Unix epoch.
+fn since_epoch() -> std::time::Duration {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Appends the UTC time `since` the Unix epoch as `2006-01-02T15:04:05.000Z` (millisecond
+/// precision, as go-zero writes it). The date and time of day are worked out once a second
+/// per thread: this runs for every line, and turning a timestamp into a calendar date is the
+/// costly part.
+fn push_timestamp_of(out: &mut String, since: std::time::Duration) {
+    use std::fmt::Write as _;
     let secs = since.as_secs();
     TS.with(|ts| {
         let mut ts = ts.borrow_mut();
@@ -397,19 +509,33 @@ fn push_timestamp(out: &mut String) {
         out.push_str(&ts.1);
     });
     let ms = since.subsec_millis();
-    for digit in [ms / 100, ms / 10 % 10, ms % 10] {
-        out.push(char::from(b'0' + digit as u8));
-    }
-    out.push('Z');
+    let digit = |d: u32| b'0' + d as u8;
+    push_ascii(
+        out,
+        &[digit(ms / 100), digit(ms / 10 % 10), digit(ms % 10), b'Z'],
+    );
 }
 
 impl GoZeroFormat {
-    /// Writes one line: a tracing event, or a line handed over directly (see [`direct`]).
+    /// Writes one line: a tracing event, or a line handed over directly (see [`defer`]).
     fn format(
         &self,
         level: &Level,
         ids: Option<&Ids>,
-        caller: Option<(&str, u32)>,
+        caller: Option<Caller<'_>>,
+        body: Body<'_>,
+        out: &mut String,
+    ) -> fmt::Result {
+        self.format_at(since_epoch(), level, ids, caller, body, out)
+    }
+
+    /// [`GoZeroFormat::format`] for a line written at `at` (since the Unix epoch).
+    fn format_at(
+        &self,
+        at: std::time::Duration,
+        level: &Level,
+        ids: Option<&Ids>,
+        caller: Option<Caller<'_>>,
         body: Body<'_>,
         out: &mut String,
     ) -> fmt::Result {
@@ -417,10 +543,8 @@ impl GoZeroFormat {
         let caller = caller.filter(|_| self.caller);
         if self.json {
             out.push_str("{\"@timestamp\":\"");
-            push_timestamp(out);
-            out.push_str("\",\"level\":\"");
-            out.push_str(level_name(level));
-            out.push('"');
+            push_timestamp_of(out, at);
+            out.push_str(json_level(level));
             match body {
                 Body::Event(event) => {
                     let mut fields = JsonFields {
@@ -433,8 +557,9 @@ impl GoZeroFormat {
                     }
                 }
                 Body::Direct { content, fields } => {
-                    out.push_str(",\"content\":");
-                    json_str(out, content);
+                    out.push_str(",\"content\":\"");
+                    push_escaped(out, content);
+                    out.push('"');
                     for (k, v) in fields {
                         out.push_str(",\"");
                         out.push_str(k);
@@ -444,18 +569,12 @@ impl GoZeroFormat {
                 }
             }
             if let Some(ids) = ids {
-                out.push_str(",\"trace\":\"");
-                push_ascii(out, &ids.trace_hex());
-                out.push_str("\",\"span\":\"");
-                push_ascii(out, &ids.span_hex());
-                out.push('"');
+                push_ascii(out, &json_ids(ids));
             }
-            if let Some((f, l)) = caller {
-                out.push_str(",\"caller\":\"");
-                push_escaped(out, f);
-                out.push(':');
-                out.push_str(itoa::Buffer::new().format(l));
-                out.push('"');
+            match caller {
+                Some(Caller::Site(site)) => out.push_str(site.json()),
+                Some(Caller::At(f, l)) => push_json_caller(out, f, l),
+                None => {}
             }
             out.push_str(&self.json_end);
             Ok(())
@@ -471,7 +590,7 @@ impl GoZeroFormat {
                         .collect();
                 }
             }
-            push_timestamp(out);
+            push_timestamp_of(out, at);
             write!(out, "\t{}\t{}", level_name(level), fields.content)?;
             for (k, v) in &fields.rest {
                 write!(out, "\t{k}=")?;
@@ -483,7 +602,7 @@ impl GoZeroFormat {
                 out.push_str("\tspan=");
                 push_ascii(out, &ids.span_hex());
             }
-            if let Some((f, l)) = caller {
+            if let Some((f, l)) = caller.map(Caller::at) {
                 write!(out, "\tcaller={f}:{l}")?;
             }
             writeln!(out)
@@ -524,10 +643,9 @@ fn emit(writer: &BatchWriter, f: impl FnOnce(&mut String) -> fmt::Result) {
     });
 }
 
-/// The runtime's own log output, once its layer is the process's subscriber: lines written
-/// on every request (the access log) go straight here, without tracing's dispatch.
+/// The runtime's own log output, once its layer is the process's subscriber: the line every
+/// request writes (the access log) goes straight here, without tracing's dispatch.
 struct Direct {
-    format: Arc<GoZeroFormat>,
     writer: BatchWriter,
     level: Level,
 }
@@ -542,28 +660,56 @@ pub(crate) fn enable_direct() {
     }
 }
 
-/// Writes a line with `content` and string `fields` as an event at `level` from `caller`
-/// (already shortened by [`short_file`]) would be written, inside the current request (its
-/// ids). Returns false when the runtime's logger is not the installed subscriber: the caller
-/// then logs through `tracing`.
-pub(crate) fn direct(
+/// A line handed to the writer thread unformatted (see [`defer`]).
+pub(crate) struct Deferred {
+    at: std::time::Duration,
     level: Level,
-    caller: (&'static str, u32),
-    content: &str,
-    fields: &[(&'static str, &str)],
-) -> bool {
+    ids: Option<Ids>,
+    site: &'static Callsite,
+    content: String,
+    duration: std::time::Duration,
+}
+
+impl GoZeroFormat {
+    /// The text of a [`Deferred`] line.
+    fn render(&self, p: &Deferred, out: &mut String) {
+        let mut duration = String::new();
+        Ms(p.duration).push(&mut duration);
+        let fields = [("duration", duration.as_str())];
+        let body = Body::Direct {
+            content: &p.content,
+            fields: &fields,
+        };
+        let caller = Some(Caller::Site(p.site));
+        let _ = self.format_at(p.at, &p.level, p.ids.as_ref(), caller, body, out);
+    }
+}
+
+/// Writes a line with `content` and a `duration` field as an event at `level` written at
+/// `site` would be written, inside the current request (its ids), but formatted later by the
+/// writer thread, in a batch: this is for the line every request writes. Gives `content`
+/// back when the runtime's logger is not the installed subscriber (the caller then logs
+/// through `tracing`).
+pub(crate) fn defer(
+    level: Level,
+    site: &'static Callsite,
+    content: String,
+    duration: std::time::Duration,
+) -> Result<(), String> {
     let Some(d) = DIRECT.get() else {
-        return false;
+        return Err(content);
     };
     if level <= d.level {
-        let ids = ids::current();
-        emit(&d.writer, |out| {
-            let body = Body::Direct { content, fields };
-            d.format
-                .format(&level, ids.as_ref(), Some(caller), body, out)
+        d.writer.write_later(Deferred {
+            at: since_epoch(),
+            level,
+            ids: ids::current(),
+            site,
+            content,
+            duration,
         });
     }
-    true
+    Ok(())
 }
 
 /// Crates whose chatter is only wanted from WARN up.
@@ -631,7 +777,7 @@ where
             })
         });
         let meta = event.metadata();
-        let caller = meta.file().map(short_file).zip(meta.line());
+        let caller = (meta.file().zip(meta.line())).map(|(f, l)| Caller::At(short_file(f), l));
         emit(&self.writer, |out| {
             self.format
                 .format(meta.level(), ids.as_ref(), caller, Body::Event(event), out)
@@ -696,8 +842,6 @@ where
             Box::new(appender)
         }
     };
-    let (writer, guard) = logwriter::spawn(out)?;
-    *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
     let service = if conf.service_name.is_empty() {
         service.to_owned()
     } else {
@@ -708,9 +852,11 @@ where
         conf.caller,
         &service,
     ));
+    let render = format.clone();
+    let (writer, guard) = logwriter::spawn(out, Box::new(move |p, out| render.render(p, out)))?;
+    *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
     let level = max_level(conf.level);
     *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Direct {
-        format: format.clone(),
         writer: writer.clone(),
         level,
     });
@@ -751,7 +897,7 @@ mod tests {
         for _ in 0..3 {
             let before = time::OffsetDateTime::now_utc();
             let mut s = String::new();
-            push_timestamp(&mut s);
+            push_timestamp_of(&mut s, since_epoch());
             let after = time::OffsetDateTime::now_utc();
             assert_eq!(s.len(), "2006-01-02T15:04:05.000Z".len(), "{s}");
             assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
@@ -807,7 +953,7 @@ mod tests {
 
     fn capture(json: bool, f: impl FnOnce()) -> String {
         let buf = Buf::default();
-        let (writer, guard) = logwriter::spawn(Box::new(buf.clone())).unwrap();
+        let (writer, guard) = logwriter::spawn(Box::new(buf.clone()), Box::new(|_, _| {})).unwrap();
         let layer = GoZeroLayer {
             format: Arc::new(GoZeroFormat::new(json, true, "svc")),
             writer,
@@ -817,6 +963,59 @@ mod tests {
         tracing::subscriber::with_default(sub, f);
         drop(guard);
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// A deferred line is formatted by the writer thread and written in its place among the
+    /// lines queued around it, in JSON and in plain text.
+    #[test]
+    fn deferred_lines_keep_their_place_and_fields() {
+        static SITE: Callsite = Callsite::new("/src/runtime/src/middleware/accesslog.rs", 7);
+        let write = |json: bool| {
+            let buf = Buf::default();
+            let format = Arc::new(GoZeroFormat::new(json, true, "svc"));
+            let render: logwriter::Render = Box::new(move |p, out| format.render(p, out));
+            let (writer, guard) = logwriter::spawn(Box::new(buf.clone()), render).unwrap();
+            writer.write_line(b"first\n");
+            writer.write_later(Deferred {
+                at: std::time::Duration::from_millis(1_700_000_000_123),
+                level: Level::INFO,
+                ids: Ids::from_hex(TRACE, SPAN, true),
+                site: &SITE,
+                content: "[HTTP] 200 - GET /a?q=\"x\" - -".into(),
+                duration: std::time::Duration::from_micros(1_460),
+            });
+            writer.write_line(b"last\n");
+            drop(guard);
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+        };
+        let out = write(true);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            (lines.len(), lines[0], lines[2]),
+            (3, "first", "last"),
+            "{out}"
+        );
+        let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(v["@timestamp"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(v["level"], "info");
+        assert_eq!(v["content"], "[HTTP] 200 - GET /a?q=\"x\" - -");
+        assert_eq!(v["duration"], "1.5ms");
+        assert_eq!(
+            (v["trace"].as_str(), v["span"].as_str()),
+            (Some(TRACE), Some(SPAN))
+        );
+        assert_eq!(v["caller"], "middleware/accesslog.rs:7");
+        assert_eq!(v["service"], "svc");
+        let plain = write(false);
+        let line = plain.lines().nth(1).unwrap();
+        assert!(
+            line.starts_with("2023-11-14T22:13:20.123Z\tinfo\t[HTTP] 200 - GET /a?q=\"x\" - -\tduration=1.5ms\ttrace="),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("\tcaller=middleware/accesslog.rs:7"),
+            "{line}"
+        );
     }
 
     const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";

@@ -117,6 +117,11 @@ async fn json_lines_carry_ids_access_and_slowcall() {
     assert_eq!(access[0]["trace"], trace);
     assert_eq!(access[0]["span"], inside["span"]);
     assert!(access[0]["duration"].as_str().unwrap().ends_with("ms"));
+    // The access line's caller is the line in the runtime that writes it, short as go-zero's.
+    let caller = access[0]["caller"].as_str().unwrap();
+    let (file, line) = caller.rsplit_once(':').unwrap();
+    assert_eq!(file, "middleware/accesslog.rs", "{caller}");
+    assert!(line.parse::<u32>().is_ok_and(|n| n > 0), "{caller}");
 
     let details = find(&|v| v["content"] == "[HTTP] 200 - GET /hello - details");
     let req_headers = details["request_headers"].as_str().unwrap();

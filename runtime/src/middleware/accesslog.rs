@@ -11,6 +11,7 @@ use axum::response::Response;
 use tracing::Level;
 
 use super::{Refusal, Stage};
+use crate::log::Ms;
 
 /// The access-log middleware.
 #[derive(Clone, Copy)]
@@ -56,30 +57,6 @@ impl std::fmt::Display for Headers<'_> {
     }
 }
 
-/// go-zero writes durations as `12.3ms`.
-pub(crate) struct Ms(pub(crate) Duration);
-
-impl Ms {
-    /// Appends the duration, formatted without floating point (this runs per request).
-    fn push(&self, out: &mut String) {
-        // In 64 bits: 128-bit division is a library call (u64 microseconds last 584 554 years).
-        let micros = u64::try_from(self.0.as_micros()).unwrap_or(u64::MAX - 50);
-        let tenths = (micros + 50) / 100;
-        out.push_str(itoa::Buffer::new().format(tenths / 10));
-        out.push('.');
-        out.push(char::from(b'0' + (tenths % 10) as u8));
-        out.push_str("ms");
-    }
-}
-
-impl std::fmt::Display for Ms {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = String::with_capacity(16);
-        self.push(&mut s);
-        f.write_str(&s)
-    }
-}
-
 /// Appends the request target as sent: the path and query (or the whole URI of an
 /// absolute-form request).
 fn push_uri(out: &mut String, uri: &http::Uri) {
@@ -115,14 +92,18 @@ fn push_remote(out: &mut String, remote: Option<SocketAddr>) {
     }
 }
 
+/// The status goes here in the access line, once known.
+const HEAD: &str = "[HTTP] 000 - ";
+
 /// What the access line needs from the request.
 pub struct Seen {
     start: Instant,
-    /// `GET /path - remote - agent`, copied out at once: a clone of the method, URI or
-    /// header would keep the connection's read buffer shared until the answer is done, and
-    /// hyper would then copy it instead of reusing it in place.
-    request: String,
-    /// Where `GET /path` ends in `request`.
+    /// The line, `[HTTP] 000 - GET /path - remote - agent`, the status to be filled in. The
+    /// request's parts are copied out at once: a clone of the method, URI or header would
+    /// keep the connection's read buffer shared until the answer is done, and hyper would
+    /// then copy it instead of reusing it in place.
+    line: String,
+    /// Where `GET /path` ends in `line`.
     target_end: usize,
     /// With `Verbose`: the request headers, written out.
     headers: Option<String>,
@@ -135,18 +116,19 @@ impl Stage for AccessLog {
         let agent = req.headers().get(http::header::USER_AGENT);
         let agent = agent.and_then(|v| v.to_str().ok()).unwrap_or("-");
         let path = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-        let mut request = String::with_capacity(40 + path + agent.len());
-        request.push_str(req.method().as_str());
-        request.push(' ');
-        push_uri(&mut request, req.uri());
-        let target_end = request.len();
-        request.push_str(" - ");
-        push_remote(&mut request, crate::peer::of(req.extensions()));
-        request.push_str(" - ");
-        request.push_str(agent);
+        let mut line = String::with_capacity(HEAD.len() + 40 + path + agent.len());
+        line.push_str(HEAD);
+        line.push_str(req.method().as_str());
+        line.push(' ');
+        push_uri(&mut line, req.uri());
+        let target_end = line.len();
+        line.push_str(" - ");
+        push_remote(&mut line, crate::peer::of(req.extensions()));
+        line.push_str(" - ");
+        line.push_str(agent);
         Ok(Seen {
             start: now,
-            request,
+            line,
             target_end,
             headers: self.verbose.then(|| Headers(req.headers()).to_string()),
         })
@@ -154,40 +136,20 @@ impl Stage for AccessLog {
 
     fn finish(&self, seen: Seen, resp: &mut Response, now: Instant) {
         let elapsed = now.duration_since(seen.start);
-        // The line and its duration are built in a reused buffer: this runs per request.
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut buf) => self.write(&seen, resp, elapsed, &mut buf),
-            Err(_) => self.write(&seen, resp, elapsed, &mut String::new()),
-        });
-    }
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-impl AccessLog {
-    /// Writes the access line (and the verbose and slow-call lines), using `buf`.
-    fn write(&self, seen: &Seen, resp: &Response, elapsed: Duration, buf: &mut String) {
-        // `[HTTP] 200 - GET /path - remote - agent`, then the duration.
-        buf.clear();
-        buf.push_str("[HTTP] ");
-        buf.push_str(itoa::Buffer::new().format(resp.status().as_u16()));
-        buf.push_str(" - ");
-        let request = buf.len() + seen.target_end;
-        buf.push_str(&seen.request);
-        let end = buf.len();
-        Ms(elapsed).push(buf);
-        let (line, duration) = buf.split_at(end);
-        // Straight to the runtime's log output when it is installed (skipping tracing's
-        // dispatch, for the one line every request writes); else through tracing.
-        let fields = [("duration", duration)];
-        const FILE: &str = crate::log::short_file(file!());
-        if !crate::log::direct(Level::INFO, (FILE, line!()), line, &fields) {
-            tracing::info!(target: "access", message = line, duration);
+        let Seen {
+            mut line,
+            target_end,
+            headers,
+            ..
+        } = seen;
+        // `[HTTP] 200 - GET /path - remote - agent`: a status is three digits.
+        let mut code = itoa::Buffer::new();
+        let code = code.format(resp.status().as_u16());
+        if code.len() == 3 {
+            line.replace_range(7..10, code);
         }
-        if let Some(h) = &seen.headers {
-            let request = &line[..request];
+        if let Some(h) = &headers {
+            let request = &line[..target_end];
             tracing::info!(
                 target: "access",
                 request_headers = h.as_str(),
@@ -196,7 +158,15 @@ impl AccessLog {
             );
         }
         if elapsed > self.slow {
+            let duration = Ms(elapsed).to_string();
             tracing::warn!(target: "access", duration, "{line} - slowcall({duration})");
+        }
+        // To the runtime's log output when it is installed, formatted by its writer thread
+        // (skipping tracing's dispatch, for the one line every request writes); else through
+        // tracing.
+        static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
+        if let Err(line) = crate::log::defer(Level::INFO, &SITE, line, elapsed) {
+            tracing::info!(target: "access", message = line, duration = %Ms(elapsed));
         }
     }
 }
