@@ -350,17 +350,6 @@ impl Visit for Fields {
 }
 
 /// go-zero's level names.
-/// `","level":"info"`: what follows the timestamp in a JSON line, in one piece.
-fn json_level(level: &Level) -> &'static str {
-    match *level {
-        Level::ERROR => "\",\"level\":\"error\"",
-        Level::WARN => "\",\"level\":\"warn\"",
-        Level::INFO => "\",\"level\":\"info\"",
-        Level::DEBUG => "\",\"level\":\"debug\"",
-        Level::TRACE => "\",\"level\":\"trace\"",
-    }
-}
-
 fn level_name(level: &Level) -> &'static str {
     match *level {
         Level::ERROR => "error",
@@ -544,7 +533,9 @@ impl GoZeroFormat {
         if self.json {
             out.push_str("{\"@timestamp\":\"");
             push_timestamp_of(out, at);
-            out.push_str(json_level(level));
+            out.push_str("\",\"level\":\"");
+            out.push_str(level_name(level));
+            out.push('"');
             match body {
                 Body::Event(event) => {
                     let mut fields = JsonFields {

@@ -92,8 +92,10 @@ fn push_remote(out: &mut String, remote: Option<SocketAddr>) {
     }
 }
 
-/// The status goes here in the access line, once known.
+/// How the access line starts; the status goes in place of `000` once known.
 const HEAD: &str = "[HTTP] 000 - ";
+const STATUS: std::ops::Range<usize> = 7..10;
+const _: () = assert!(HEAD.as_bytes()[STATUS.start] == b'0' && HEAD.as_bytes()[STATUS.end] == b' ');
 
 /// What the access line needs from the request.
 pub struct Seen {
@@ -145,11 +147,20 @@ impl Stage for AccessLog {
         // `[HTTP] 200 - GET /path - remote - agent`: a status is three digits.
         let mut code = itoa::Buffer::new();
         let code = code.format(resp.status().as_u16());
-        if code.len() == 3 {
-            line.replace_range(7..10, code);
+        if code.len() == STATUS.len() {
+            line.replace_range(STATUS, code);
         }
-        if let Some(h) = &headers {
-            let request = &line[..target_end];
+        // What the lines after the access line need, copied only when they are written.
+        let details = headers.map(|h| (line[..target_end].to_owned(), h));
+        let slow = (elapsed > self.slow).then(|| line.clone());
+        // To the runtime's log output when it is installed, formatted by its writer thread
+        // (skipping tracing's dispatch, for the one line every request writes); else through
+        // tracing.
+        static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
+        if let Err(line) = crate::log::defer(Level::INFO, &SITE, line, elapsed) {
+            tracing::info!(target: "access", message = line, duration = %Ms(elapsed));
+        }
+        if let Some((request, h)) = details {
             tracing::info!(
                 target: "access",
                 request_headers = h.as_str(),
@@ -157,16 +168,9 @@ impl Stage for AccessLog {
                 "{request} - details"
             );
         }
-        if elapsed > self.slow {
+        if let Some(line) = slow {
             let duration = Ms(elapsed).to_string();
             tracing::warn!(target: "access", duration, "{line} - slowcall({duration})");
-        }
-        // To the runtime's log output when it is installed, formatted by its writer thread
-        // (skipping tracing's dispatch, for the one line every request writes); else through
-        // tracing.
-        static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
-        if let Err(line) = crate::log::defer(Level::INFO, &SITE, line, elapsed) {
-            tracing::info!(target: "access", message = line, duration = %Ms(elapsed));
         }
     }
 }
