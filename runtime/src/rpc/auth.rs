@@ -25,6 +25,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
+use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
 use super::conf::RedisKeyConf;
@@ -211,12 +212,19 @@ impl Authenticator {
                 }
             },
         };
-        if expect == token {
+        if same_token(&expect, &token) {
             Ok(())
         } else {
             Err(tonic::Status::unauthenticated(ACCESS_DENIED))
         }
     }
+}
+
+/// Whether the token sent is the one stored, in time that does not depend on where the two
+/// differ (`==` stops at the first wrong byte, telling a guesser how much of a guess is right).
+/// Only the length may show, as with every constant-time comparison.
+fn same_token(expect: &str, given: &str) -> bool {
+    expect.as_bytes().ct_eq(given.as_bytes()).into()
 }
 
 /// The first `app` and `token` values, both non-empty (go-zero's `ParseCredential`).
@@ -549,6 +557,35 @@ mod tests {
             lenient.authenticate(None).await.unwrap_err().code(),
             Code::Unauthenticated
         );
+    }
+
+    #[test]
+    fn token_comparison_takes_as_long_wherever_the_tokens_differ() {
+        // With `==` a guess that is wrong in its first byte is refused at once and one wrong
+        // only in its last byte after reading the whole token: the time leaks how much of a
+        // guess is right. Long tokens make that difference far larger than timer noise.
+        let expect = "t".repeat(1 << 20);
+        let wrong_first = format!("x{}", &expect[1..]);
+        let wrong_last = format!("{}x", &expect[..expect.len() - 1]);
+        let fastest = |given: &str| {
+            (0..15)
+                .map(|_| {
+                    let start = Instant::now();
+                    assert!(!same_token(std::hint::black_box(&expect), given));
+                    start.elapsed()
+                })
+                .min()
+                .unwrap_or_default()
+        };
+        let (first, last) = (fastest(&wrong_first), fastest(&wrong_last));
+        assert!(
+            first * 4 > last,
+            "a guess wrong in its first byte is refused in {first:?}, one wrong in its last \
+             byte in {last:?}: the comparison is not constant-time"
+        );
+        assert!(same_token(&expect, &expect.clone()));
+        assert!(!same_token(&expect, &expect[1..]));
+        assert!(!same_token("", "x"));
     }
 
     #[test]
