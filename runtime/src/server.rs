@@ -161,7 +161,12 @@ impl RouteGroup {
         let build = move |stack: Option<StackLayer>| {
             let svc = handler.with_state(state);
             match stack {
-                Some(stack) => MethodRouter::new().on_service(method, stack.layer(svc)),
+                // The stack also wraps the method router's fallback (the 405 for other
+                // methods), so that CORS answers a preflight (`OPTIONS`) to this path and
+                // a 405 carries the CORS headers.
+                Some(stack) => MethodRouter::new()
+                    .layer(stack.clone())
+                    .on_service(method, stack.layer(svc)),
                 None => MethodRouter::new().on_service(method, svc),
             }
         };
