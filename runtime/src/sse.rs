@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use futures_util::Stream;
 use serde::Serialize;
@@ -31,36 +32,56 @@ where
     Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<T>(16);
-    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<Error>();
+    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<Event>();
     let work = logic(tx);
     tokio::spawn(async move {
         if let Err(e) = work.await {
-            tracing::warn!(error = %e, "sse logic failed");
-            let _ = err_tx.send(e);
+            // Rendered here rather than in the stream, so the error is logged even when the
+            // client has gone.
+            let _ = err_tx.send(error_event(e).await);
         }
     });
     let events = futures_util::stream::unfold((rx, Some(err_rx)), |(mut rx, err_rx)| async move {
         if let Some(item) = rx.recv().await {
-            let event = Event::default()
-                .json_data(&item)
-                .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
+            let event = match Event::default().json_data(&item) {
+                Ok(event) => event,
+                Err(e) => error_event(Error::Internal(format!("sse event: {e}"))).await,
+            };
             return Some((Ok(event), (rx, err_rx)));
         }
         // The sender is gone: logic finished. Report its error, if any, then end.
-        let error = match err_rx {
+        let event = match err_rx {
             Some(err_rx) => err_rx.await.ok(),
             None => None,
         }?;
-        let event = Event::default().event("error").data(error.to_string());
         Some((Ok(event), (rx, None)))
     });
     let events: Events = Box::pin(events);
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
+/// The most of a rendered error body an `error` event carries.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The `error` event for `error`: its data is the body the error renderer gives the same error
+/// on the normal path, so the client sees what a plain route would show (never an
+/// [`Error::Internal`] detail, which is logged there instead).
+async fn error_event(error: Error) -> Event {
+    if !matches!(error, Error::Internal(_)) {
+        tracing::warn!(error = %error, "sse logic failed");
+    }
+    let status = error.status();
+    let body = error.into_response().into_body();
+    let data = match axum::body::to_bytes(body, MAX_ERROR_BODY).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        // Browsers ignore an event without data: say at least what the status says.
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    Event::default().event("error").data(data)
+}
+
 #[cfg(test)]
 mod tests {
-    use axum::response::IntoResponse;
     use http_body_util::BodyExt;
 
     use super::*;
@@ -109,7 +130,19 @@ mod tests {
         let text = body(stream).await;
         assert_eq!(
             text,
-            "data: {\"n\":1}\n\nevent: error\ndata: no more ticks\n\n"
+            "data: {\"n\":1}\n\nevent: error\ndata: {\"code\":404,\"msg\":\"no more ticks\"}\n\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_shows_what_the_error_path_shows() {
+        let stream = respond(|_tx: EventSender<Tick>| async move {
+            Err(Error::Internal("db at 10.0.0.7 refused password hunter2".into()))
+        });
+        let text = body(stream).await;
+        assert_eq!(
+            text,
+            "event: error\ndata: {\"code\":500,\"msg\":\"internal server error\"}\n\n"
         );
     }
 }

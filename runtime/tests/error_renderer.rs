@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http_body_util::BodyExt;
-use rustctl_runtime::{Error, error::set_error_renderer};
+use rustctl_runtime::{Error, error::set_error_renderer, sse};
 
 fn envelope(status: StatusCode, code: i64, msg: &str) -> Response {
     let body =
@@ -26,4 +26,21 @@ async fn custom_renderer_applies_to_all_errors() {
     );
     let resp = Error::TooManyRequests { retry_after: 2 }.into_response();
     assert_eq!(resp.headers()["retry-after"], "2");
+
+    // A server-sent events route's error event follows the same shape, and an internal
+    // error's detail stays out of it as on every other path.
+    let stream = sse::respond(|_tx: sse::EventSender<()>| async {
+        Err(Error::Internal("db password=hunter2".into()))
+    });
+    let bytes = stream
+        .into_response()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        "event: error\ndata: {\"error\":{\"code\":500,\"message\":\"internal server error\",\"status\":500}}\n\n"
+    );
 }
