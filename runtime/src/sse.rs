@@ -137,7 +137,9 @@ mod tests {
     #[tokio::test]
     async fn an_internal_error_shows_what_the_error_path_shows() {
         let stream = respond(|_tx: EventSender<Tick>| async move {
-            Err(Error::Internal("db at 10.0.0.7 refused password hunter2".into()))
+            Err(Error::Internal(
+                "db at 10.0.0.7 refused password hunter2".into(),
+            ))
         });
         let text = body(stream).await;
         assert_eq!(
