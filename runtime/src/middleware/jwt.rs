@@ -1,6 +1,7 @@
 //! JWT (HS256, `Auth.AccessSecret`): a missing, malformed, expired, wrongly signed or
-//! non-HS256 (including `alg: none`) token answers 401. The claims are put in the request
-//! extensions and reach handlers through the [`Claims`] extractor.
+//! non-HS256 (including `alg: none`) token answers 401, and so does one that is not valid yet
+//! (`nbf`) or claims to be issued in the future (`iat`), beyond [`FUTURE_LEEWAY_SECS`]. The
+//! claims are put in the request extensions and reach handlers through the [`Claims`] extractor.
 //!
 //! Secret rotation (go-zero's `jwtTransition`, `rest.WithJwtTransition`): [`Jwt::transition`]
 //! also accepts tokens signed with `Auth.PrevSecret`.
@@ -16,6 +17,10 @@ use serde_json::{Map, Value};
 
 use super::{Refusal, Stage, refuse};
 use crate::error::Error;
+
+/// How far in the future a token's `nbf` (not before) and `iat` (issued at) may lie: the
+/// clocks of the issuer and of this server may differ by this much.
+pub(crate) const FUTURE_LEEWAY_SECS: u64 = 30;
 
 /// The verified claims of the request's token.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +91,28 @@ impl Jwt {
     }
 }
 
+/// Refuses a token that is not valid yet (`nbf`) or says it was issued later than now (`iat`),
+/// beyond [`FUTURE_LEEWAY_SECS`]. jsonwebtoken checks `nbf` only with the leeway it also gives
+/// `exp` (none here), and `iat` not at all.
+fn not_in_the_future(claims: &Map<String, Value>) -> Result<(), &'static str> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let latest = now.saturating_add(FUTURE_LEEWAY_SECS) as f64;
+    for (claim, refusal, not_a_number) in [
+        ("nbf", "token not valid yet", "`nbf` is not a number"),
+        ("iat", "token issued in the future", "`iat` is not a number"),
+    ] {
+        match claims.get(claim).map(Value::as_f64) {
+            None => {}
+            Some(Some(t)) if t <= latest => {}
+            Some(Some(_)) => return Err(refusal),
+            Some(None) => return Err(not_a_number),
+        }
+    }
+    Ok(())
+}
+
 impl Stage for Jwt {
     type Ticket = ();
 
@@ -103,10 +130,16 @@ impl Stage for Jwt {
             return Err(refuse(Error::Unauthorized("missing bearer token".into())));
         };
         match self.decode(token) {
-            Ok(claims) => {
-                req.extensions_mut().insert(Claims(claims));
-                Ok(())
-            }
+            Ok(claims) => match not_in_the_future(&claims) {
+                Ok(()) => {
+                    req.extensions_mut().insert(Claims(claims));
+                    Ok(())
+                }
+                Err(why) => {
+                    tracing::debug!(error = why, "jwt rejected");
+                    Err(refuse(Error::Unauthorized(format!("invalid token: {why}"))))
+                }
+            },
             Err(e) => {
                 tracing::debug!(error = %e, "jwt rejected");
                 Err(refuse(Error::Unauthorized(format!("invalid token: {e}"))))
@@ -182,6 +215,59 @@ mod tests {
         ] {
             let (s, body) = call(auth.clone()).await;
             assert_eq!(s, 401, "{auth:?}: {body}");
+        }
+    }
+
+    fn token_with(secret: &str, claims: serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn tokens_not_yet_valid_or_issued_in_the_future_are_401() {
+        let year = 365 * 24 * 3600;
+        let exp = now() + 2 * year;
+        for (claims, why) in [
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "nbf": now() + year}),
+                "nbf next year",
+            ),
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "iat": now() + year}),
+                "iat next year",
+            ),
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "iat": now() + FUTURE_LEEWAY_SECS as i64 + 60}),
+                "iat beyond the leeway",
+            ),
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "nbf": "soon"}),
+                "nbf not a number",
+            ),
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "iat": "today"}),
+                "iat not a number",
+            ),
+        ] {
+            let (s, body) = call(Some(format!("Bearer {}", token_with("s3cret", claims)))).await;
+            assert_eq!(s, 401, "{why}: {body}");
+        }
+        for (claims, why) in [
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "nbf": now() - 10, "iat": now() - 10}),
+                "valid since 10 s",
+            ),
+            (
+                serde_json::json!({"userId": 42, "exp": exp, "nbf": now() + 2, "iat": now() + 2}),
+                "a clock 2 s ahead",
+            ),
+        ] {
+            let (s, body) = call(Some(format!("Bearer {}", token_with("s3cret", claims)))).await;
+            assert_eq!((s, body.as_str()), (200, "42"), "{why}");
         }
     }
 
