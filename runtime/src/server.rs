@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::{Layer, Service, ServiceBuilder};
 
-use crate::config::{LimitConf, Mode, RestConf};
+use crate::config::{LimitConf, Mode, RestConf, fold};
 use crate::devserver::{self, DevState};
 use crate::error::Error;
 use crate::load::{CpuSource, Shedder};
@@ -64,8 +64,8 @@ macro_rules! method_routes {
 #[must_use]
 pub struct RouteGroup {
     prefix: String,
-    jwt: bool,
-    jwt_transition: bool,
+    jwt: Option<String>,
+    jwt_transition: Option<String>,
     signature: bool,
     middlewares: Vec<String>,
     timeout: Option<Duration>,
@@ -85,8 +85,8 @@ impl RouteGroup {
     pub fn new() -> Self {
         RouteGroup {
             prefix: String::new(),
-            jwt: false,
-            jwt_transition: false,
+            jwt: None,
+            jwt_transition: None,
             signature: false,
             middlewares: Vec::new(),
             timeout: None,
@@ -100,16 +100,19 @@ impl RouteGroup {
         self.prefix = prefix.trim_end_matches('/').to_owned();
         self
     }
-    /// `jwt: Auth`: require a valid HS256 token signed with `Auth.AccessSecret`.
-    pub fn jwt(mut self, on: bool) -> Self {
-        self.jwt = on;
+    /// `jwt: AdminAuth`: require a valid HS256 token signed with the `AccessSecret` of the
+    /// config section named (`AdminAuth.AccessSecret`; see [`RestConf::jwt_section`]). A
+    /// missing section or secret stops the server from starting.
+    pub fn jwt(mut self, section: &str) -> Self {
+        self.jwt = Some(section.to_owned());
         self
     }
-    /// `jwtTransition: true`: like `jwt`, and during a secret rotation tokens signed with
-    /// `Auth.PrevSecret` are accepted as well as those signed with `Auth.AccessSecret`.
-    /// `true` implies `jwt`.
-    pub fn jwt_transition(mut self, on: bool) -> Self {
-        self.jwt_transition = on;
+    /// `jwtTransition: AdminAuth`: like `jwt`, and during a secret rotation tokens signed with
+    /// the section's `PrevSecret` are accepted as well as those signed with its
+    /// `AccessSecret`. Implies `jwt`, and its section wins over the one `jwt` names, as
+    /// go-zero's `WithJwtTransition` wins over `WithJwt`.
+    pub fn jwt_transition(mut self, section: &str) -> Self {
+        self.jwt_transition = Some(section.to_owned());
         self
     }
     /// `signature: true`: verify the `X-Content-Security` header with the `Signature`
@@ -220,6 +223,10 @@ pub struct Server {
     limit: Option<RateLimit>,
     /// The `Signature` keys, loaded by the first group with `signature`.
     signature: Option<Option<Signature>>,
+    /// The config sections route groups read their JWT keys from (not unknown keys).
+    jwt_sections: Vec<String>,
+    /// Config problems found while adding routes; `listen` refuses to start with them.
+    problems: Vec<String>,
     ready: Arc<AtomicBool>,
 }
 
@@ -232,9 +239,6 @@ impl Server {
     /// Like [`Server::new`] with shedding reading CPU usage from `cpu` (for tests and drills).
     pub fn with_cpu_source(conf: RestConf, cpu: CpuSource) -> Self {
         crate::setup::init(&conf);
-        for key in &conf.unknown_keys {
-            tracing::warn!(key = %key, "unknown config key ignored");
-        }
         let metrics = Arc::new(Metrics::new());
         let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
             .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
@@ -262,6 +266,8 @@ impl Server {
             shedder,
             limit,
             signature: None,
+            jwt_sections: Vec::new(),
+            problems: Vec::new(),
             ready: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -299,6 +305,9 @@ impl Server {
     /// another (both are mistakes in generated or hand-written setup code, found at startup),
     /// or when the group has `signature` and a `Signature.PrivateKeys` file cannot be loaded
     /// (the message names the key) or `Signature.Strict` has no keys.
+    ///
+    /// A group with `jwt` whose section or `AccessSecret` is missing (or too short) does not
+    /// panic: its routes refuse every token, and [`Server::listen`] returns the error.
     pub fn add_routes(&mut self, mut group: RouteGroup) -> &mut Self {
         for name in &group.middlewares {
             assert!(
@@ -312,18 +321,62 @@ impl Server {
                 Err(e) => panic!("{e}"),
             }
         }
+        let jwt = self.jwt(&group);
         for (path, endpoint) in std::mem::take(&mut group.routes) {
             let full = axum_path(&group.prefix, &path);
-            let stacked = self.stack(&full, &group, endpoint);
+            let stacked = self.stack(&full, &group, jwt.clone(), endpoint);
             let router = std::mem::take(&mut self.router);
             self.router = router.route(&full, stacked);
         }
         self
     }
 
+    /// The JWT check of a group with `jwt` or `jwtTransition`, from the section it names;
+    /// when that section is unusable, one that refuses every token, and the problem is kept
+    /// for `listen`.
+    fn jwt(&mut self, g: &RouteGroup) -> Option<Jwt> {
+        let section = g.jwt_transition.as_deref().or(g.jwt.as_deref())?;
+        self.jwt_sections.push(section.to_owned());
+        match self.conf.jwt_section(section) {
+            Ok(auth) => {
+                let prev = if g.jwt_transition.is_some() {
+                    auth.prev_secret.as_str()
+                } else {
+                    ""
+                };
+                Some(Jwt::transition(&auth.access_secret, prev))
+            }
+            Err(problem) => {
+                if !self.problems.contains(&problem) {
+                    self.problems.push(problem);
+                }
+                Some(Jwt::refuse_all())
+            }
+        }
+    }
+
+    /// The unknown config keys worth a warning: those no route group reads either.
+    fn unknown_keys(&self) -> impl Iterator<Item = &str> {
+        let read: Vec<String> = self.jwt_sections.iter().map(|s| fold(s)).collect();
+        self.conf
+            .unknown_keys
+            .iter()
+            .map(String::as_str)
+            .filter(move |key| {
+                let top = key.split(['.', '[']).next().unwrap_or(key);
+                !read.contains(&fold(top))
+            })
+    }
+
     /// The route at `full` with its stack, the group's signature check and middlewares.
-    fn stack(&self, full: &str, g: &RouteGroup, endpoint: Endpoint) -> MethodRouter {
-        let stack = StackLayer::new(self.built_ins(full, g));
+    fn stack(
+        &self,
+        full: &str,
+        g: &RouteGroup,
+        jwt: Option<Jwt>,
+        endpoint: Endpoint,
+    ) -> MethodRouter {
+        let stack = StackLayer::new(self.built_ins(full, g, jwt));
         let signature = self
             .signature
             .as_ref()
@@ -345,7 +398,7 @@ impl Server {
     }
 
     /// The built-in middlewares of the route at `full`, as configured.
-    fn built_ins(&self, full: &str, g: &RouteGroup) -> Stack {
+    fn built_ins(&self, full: &str, g: &RouteGroup, jwt: Option<Jwt>) -> Stack {
         let c = &self.conf;
         let on = c.middlewares;
         let path: Arc<str> = Arc::from(go_zero_path(full));
@@ -383,14 +436,7 @@ impl Server {
             max_bytes: on.max_bytes.then_some(MaxBytes(max_bytes)),
             gunzip: on.gunzip.then(|| Gunzip::new(max_bytes)),
             limit: limit.filter(|_| on.limit),
-            jwt: (g.jwt || g.jwt_transition).then(|| {
-                let prev = if g.jwt_transition {
-                    c.auth.prev_secret.as_str()
-                } else {
-                    ""
-                };
-                Jwt::transition(&c.auth.access_secret, prev)
-            }),
+            jwt,
         }
     }
 
@@ -400,7 +446,20 @@ impl Server {
     }
 
     /// Binds the listeners and starts serving; returns a handle to stop it.
+    ///
+    /// # Errors
+    /// Binding fails, or a config problem found while adding routes (a `jwt` section
+    /// without a usable `AccessSecret`): the message names the key.
     pub async fn listen(self) -> std::io::Result<Running> {
+        if !self.problems.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("config: {}", self.problems.join("; ")),
+            ));
+        }
+        for key in self.unknown_keys() {
+            tracing::warn!(key = %key, "unknown config key ignored");
+        }
         let c = self.conf.clone();
         let port = c.port.unwrap_or(0);
         let listener = TcpListener::bind((c.host.as_str(), port)).await?;
@@ -498,6 +557,29 @@ mod tests {
         assert_eq!(axum_path("/v1", "/users/:id"), "/v1/users/{id}");
         assert_eq!(axum_path("", "/users/{id}/x"), "/users/{id}/x");
         assert_eq!(axum_path("", "/"), "/");
+    }
+
+    #[test]
+    fn sections_read_by_jwt_groups_are_not_unknown_keys() {
+        let text = "Name: a\nPort: 0\nAdminAuth:\n  AccessSecret: adm1n-s3cret\n\
+                    Typo: 1\nAdminAuthX:\n  AccessSecret: x\nLog:\n  Levle: info\n";
+        let (mut conf, unknown) = crate::config::from_str::<RestConf>(text, "a.yaml").unwrap();
+        assert_eq!(unknown, ["AdminAuth", "AdminAuthX", "Typo", "Log.Levle"]);
+        conf.unknown_keys = unknown;
+        let mut server = Server::new(conf);
+        assert_eq!(
+            server.unknown_keys().count(),
+            4,
+            "no group reads AdminAuth yet"
+        );
+        server.add_routes(
+            RouteGroup::new()
+                .jwt("admin_auth")
+                .route("/me", axum::routing::get(|| async { "me" })),
+        );
+        assert!(server.problems.is_empty(), "{:?}", server.problems);
+        let unknown: Vec<&str> = server.unknown_keys().collect();
+        assert_eq!(unknown, ["AdminAuthX", "Typo", "Log.Levle"]);
     }
 
     #[test]

@@ -324,7 +324,7 @@ async fn jwt_user_middleware_cors_and_panic_recovery() {
     server
         .add_routes(
             RouteGroup::new()
-                .jwt(true)
+                .jwt("Auth")
                 .middleware("Check")
                 .route("/me", get(me)),
         )
@@ -398,13 +398,14 @@ async fn jwt_transition_accepts_the_previous_secret() {
         .add_routes(
             RouteGroup::new()
                 .prefix("/rotating")
-                .jwt_transition(true)
+                .jwt("Auth")
+                .jwt_transition("Auth")
                 .route("/me", get(me)),
         )
         .add_routes(
             RouteGroup::new()
                 .prefix("/plain")
-                .jwt(true)
+                .jwt("Auth")
                 .route("/me", get(me)),
         );
     let (running, base) = start(server).await;
@@ -447,6 +448,105 @@ async fn jwt_transition_accepts_the_previous_secret() {
 
     running.shutdown();
     running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn jwt_groups_read_the_section_they_name() {
+    async fn me(claims: Claims) -> String {
+        format!("user {}", claims.get("userId").unwrap())
+    }
+    let mut server = Server::new(conf(
+        "Auth:\n  AccessSecret: us3r-s3cret\n\
+         adminauth:\n  accessSecret: adm1n-s3cret\n  AccessExpire: 600\n\
+         OpsAuth:\n  AccessSecret: n3w-0ps-s3cret\n  PrevSecret: 0ld-0ps-s3cret\n",
+    ));
+    server
+        .add_routes(
+            RouteGroup::new()
+                .prefix("/user")
+                .jwt("Auth")
+                .route("/me", get(me)),
+        )
+        .add_routes(
+            RouteGroup::new()
+                .prefix("/admin")
+                .jwt("AdminAuth")
+                .route("/me", get(me)),
+        )
+        .add_routes(
+            RouteGroup::new()
+                .prefix("/ops")
+                .jwt("Auth")
+                .jwt_transition("OpsAuth")
+                .route("/me", get(me)),
+        );
+    let (running, base) = start(server).await;
+    let c = client();
+    let status = |path: &str, secret: &str| {
+        let req = c
+            .get(format!("{base}{path}"))
+            .bearer_auth(token(secret, 60));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    for (path, secret, want) in [
+        ("/user/me", "us3r-s3cret", 200),
+        ("/user/me", "adm1n-s3cret", 401),
+        ("/admin/me", "adm1n-s3cret", 200),
+        ("/admin/me", "us3r-s3cret", 401),
+        ("/ops/me", "n3w-0ps-s3cret", 200),
+        ("/ops/me", "0ld-0ps-s3cret", 200),
+        ("/ops/me", "us3r-s3cret", 401),
+    ] {
+        assert_eq!(status(path, secret).await, want, "{path} with {secret}");
+    }
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn jwt_routes_without_a_usable_secret_do_not_start() {
+    for (config, section, key) in [
+        ("", "Auth", "Auth.AccessSecret"),
+        ("Auth:\n  AccessSecret: \"\"\n", "Auth", "Auth.AccessSecret"),
+        (
+            "Auth:\n  AccessSecret: short\n",
+            "Auth",
+            "Auth.AccessSecret",
+        ),
+        (
+            "Auth:\n  AccessSecret: us3r-s3cret\n",
+            "AdminAuth",
+            "AdminAuth.AccessSecret",
+        ),
+        (
+            "AdminAuth:\n  AccessExpire: 60\n",
+            "AdminAuth",
+            "AdminAuth.AccessSecret",
+        ),
+    ] {
+        let mut server = Server::new(conf(config));
+        server.add_routes(
+            RouteGroup::new()
+                .jwt(section)
+                .route("/me", get(|| async { "me" })),
+        );
+        // Even in process, without `listen`, the routes let no token through.
+        for secret in ["", "short", "us3r-s3cret"] {
+            let req = axum::http::Request::get("/me")
+                .header("authorization", format!("Bearer {}", token(secret, 60)))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let resp = tower::ServiceExt::oneshot(server.router(), req)
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 401, "{config:?}: signed with {secret:?}");
+        }
+        let err = match server.listen().await {
+            Ok(_) => panic!("{config:?}: started without `{key}`"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(&format!("`{key}`")), "{config:?}: {err}");
+    }
 }
 
 /// go-zero's client side of content security (see `middleware/signature.rs`): an AES key and

@@ -24,7 +24,7 @@ pub fn register(server: &mut Server, svc: &Arc<ServiceContext>) {
     server.add_routes(
         RouteGroup::new()
             .prefix("/epro/v1")
-            .jwt(true)
+            .jwt("Auth")
             .get("/me", handler::account::me::me, svc.clone()),
     );
 }

@@ -12,6 +12,10 @@
 //! It also coerces strings to numbers/bools and scalars to strings, because `${VAR}` expansion
 //! and YAML quoting routinely turn one into the other.
 //!
+//! A struct with a field named [`OTHER_SECTIONS`] also receives, in that field, every key none of
+//! its other fields matched, as written and with its value as parsed (still reported unknown):
+//! `RestConf` keeps the sections a route group names at run time (`jwt: AdminAuth`) that way.
+//!
 //! Limitation: `#[serde(flatten)]` bypasses `deserialize_struct`, so flattened fields are matched
 //! exactly; compose configs with [`super::load_service`] instead of flattening.
 
@@ -22,6 +26,9 @@ use serde::forward_to_deserialize_any;
 use serde_json::{Map, Number, Value};
 
 type Error = serde_json::Error;
+
+/// The field name that asks for the keys no other field matched (see the module docs).
+pub(crate) const OTHER_SECTIONS: &str = "$other";
 
 /// Collects the key paths that matched no struct field.
 #[derive(Default)]
@@ -41,9 +48,14 @@ pub(crate) struct De<'a> {
 
 impl<'a> De<'a> {
     pub(crate) fn new(value: Value, unknown: &'a Unknown) -> Self {
+        Self::at(value, String::new(), unknown)
+    }
+
+    /// A deserializer for `value` found at the dotted key `path`.
+    pub(crate) fn at(value: Value, path: String, unknown: &'a Unknown) -> Self {
         De {
             value,
-            path: String::new(),
+            path,
             unknown,
         }
     }
@@ -63,7 +75,7 @@ impl<'a> De<'a> {
 }
 
 /// The form two keys are compared in: lower case, without `_` and `-`.
-fn fold(key: &str) -> String {
+pub(crate) fn fold(key: &str) -> String {
     key.chars()
         .filter(|c| *c != '_' && *c != '-')
         .map(|c| c.to_ascii_lowercase())
@@ -159,19 +171,29 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             }
         };
         let mut entries = Vec::with_capacity(map.len());
+        let mut others = fields.contains(&OTHER_SECTIONS).then(Map::new);
         for (key, value) in map {
             let folded = fold(&key);
-            match fields.iter().find(|f| fold(f) == folded) {
+            match fields
+                .iter()
+                .find(|f| **f != OTHER_SECTIONS && fold(f) == folded)
+            {
                 Some(field) => entries.push(((*field).to_owned(), value)),
                 None => {
                     let path = if self.path.is_empty() {
-                        key
+                        key.clone()
                     } else {
                         format!("{}.{key}", self.path)
                     };
                     self.unknown.0.borrow_mut().push(path);
+                    if let Some(others) = &mut others {
+                        others.insert(key, value);
+                    }
                 }
             }
+        }
+        if let Some(others) = others {
+            entries.push((OTHER_SECTIONS.to_owned(), Value::Object(others)));
         }
         visitor.visit_map(Entries {
             entries: entries.into_iter(),

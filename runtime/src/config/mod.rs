@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+pub(crate) use de::fold;
 pub(crate) use rest::millis;
 #[cfg(test)]
 pub(crate) use rest::parse_duration_ms;
 pub use rest::{
     AuthConf, Batcher, CorsConf, DevServerConf, LimitConf, LogConf, LogEncoding, LogLevel, LogMode,
-    MiddlewaresConf, Mode, PrivateKeyConf, PrometheusConf, RestConf, Rotation, ShutdownConf,
-    SignatureConf, TelemetryConf,
+    MIN_SECRET_LEN, MiddlewaresConf, Mode, PrivateKeyConf, PrometheusConf, RestConf, Rotation,
+    ShutdownConf, SignatureConf, TelemetryConf,
 };
 
 /// Why a config could not be loaded. Every variant names the file.
@@ -168,6 +169,29 @@ fn from_value<T: DeserializeOwned>(
             key: e.path().to_string(),
             message: e.into_inner().to_string(),
         }),
+    }
+}
+
+/// Reads `value`, the section at the top-level key `key`, into `T` with the same key matching
+/// as a whole file; on failure, the dotted key path and the message.
+pub(crate) fn section<T: DeserializeOwned>(
+    key: &str,
+    value: serde_json::Value,
+) -> Result<(T, Vec<String>), (String, String)> {
+    let unknown = de::Unknown::default();
+    let result =
+        serde_path_to_error::deserialize::<_, T>(de::De::at(value, key.to_owned(), &unknown));
+    match result {
+        Ok(t) => Ok((t, unknown.into_inner())),
+        Err(e) => {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                key.to_owned()
+            } else {
+                format!("{key}.{path}")
+            };
+            Err((key, e.into_inner().to_string()))
+        }
     }
 }
 

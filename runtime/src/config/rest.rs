@@ -103,6 +103,10 @@ pub struct RestConf {
     /// Keys in the file that no struct knows (filled by the loader, logged by the server).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
+    /// The top-level sections none of the keys above names, as read: where a group declared
+    /// `jwt: AdminAuth` finds its `AdminAuth` keys ([`RestConf::jwt_section`]).
+    #[serde(rename = "$other")]
+    pub other_sections: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for RestConf {
@@ -128,7 +132,38 @@ impl Default for RestConf {
             cors: CorsConf::default(),
             signature: SignatureConf::default(),
             unknown_keys: Vec::new(),
+            other_sections: serde_json::Map::new(),
         }
+    }
+}
+
+impl RestConf {
+    /// The JWT keys of the section `name` (`jwt: AdminAuth` reads `AdminAuth`, as goctl's
+    /// generated code does), matched case-insensitively like every key; `Auth` is
+    /// [`RestConf::auth`]. An error (naming the key) when the section is missing or its
+    /// `AccessSecret` is unusable: a server must not verify tokens against an empty key.
+    pub fn jwt_section(&self, name: &str) -> Result<AuthConf, String> {
+        let wanted = super::de::fold(name);
+        let auth = if wanted == super::de::fold("Auth") {
+            self.auth.clone()
+        } else {
+            let found = self
+                .other_sections
+                .iter()
+                .find(|(key, _)| super::de::fold(key) == wanted);
+            let Some((key, value)) = found else {
+                return Err(format!(
+                    "`{name}.AccessSecret` is required by routes declared `jwt: {name}`, \
+                     and the config has no `{name}` section"
+                ));
+            };
+            match super::section::<AuthConf>(key, value.clone()) {
+                Ok((auth, _)) => auth,
+                Err((key, message)) => return Err(format!("`{key}`: {message}")),
+            }
+        };
+        auth.check_secret(name)?;
+        Ok(auth)
     }
 }
 
@@ -380,6 +415,29 @@ pub struct AuthConf {
     pub access_expire: i64,
 }
 
+/// The shortest `AccessSecret` accepted (go-zero refuses shorter ones too).
+pub const MIN_SECRET_LEN: usize = 8;
+
+impl AuthConf {
+    /// Whether `AccessSecret` can sign tokens: set, and not shorter than [`MIN_SECRET_LEN`]
+    /// bytes. `section` names the section in the error.
+    pub fn check_secret(&self, section: &str) -> Result<(), String> {
+        let secret = &self.access_secret;
+        if secret.is_empty() {
+            Err(format!(
+                "`{section}.AccessSecret` is required by routes declared `jwt: {section}` \
+                 (an empty key would accept tokens anyone can sign)"
+            ))
+        } else if secret.len() < MIN_SECRET_LEN {
+            Err(format!(
+                "`{section}.AccessSecret` is shorter than {MIN_SECRET_LEN} bytes"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// `Signature` section (go-zero's `SignatureConf`): verification of the `X-Content-Security`
 /// header on routes with `signature: true`.
 #[derive(Debug, Clone, Deserialize)]
@@ -388,9 +446,20 @@ pub struct SignatureConf {
     /// Refuse (403) requests that are unsigned or fail verification; `false` (default) only
     /// logs them and lets them through, as go-zero does.
     pub strict: bool,
-    /// How far the signed timestamp may be from now, in ms (default 1h; whole seconds count).
+    /// How old the signed timestamp may be, in ms (default 1h; whole seconds count).
     #[serde(deserialize_with = "millis")]
     pub expiry: u64,
+    /// How far ahead of this server's clock the signed timestamp may be, in ms (default 5m).
+    #[serde(deserialize_with = "millis")]
+    pub max_skew: u64,
+    /// Accept each signature once while it is valid (default true); a replay fails.
+    pub replay_protection: bool,
+    /// Most signatures this process keeps for replay protection (default 100000); when full,
+    /// those expiring first are dropped and anything expiring no later is refused.
+    pub replay_capacity: usize,
+    /// A Redis that replicas share seen signatures through (`Key` is the key prefix, default
+    /// `signature`); without `Host`, or while it is unreachable, each process checks alone.
+    pub redis: crate::rpc::RedisKeyConf,
     /// The RSA private keys clients encrypt their secret for, by fingerprint.
     pub private_keys: Vec<PrivateKeyConf>,
 }
@@ -400,6 +469,10 @@ impl Default for SignatureConf {
         SignatureConf {
             strict: false,
             expiry: 3_600_000,
+            max_skew: 300_000,
+            replay_protection: true,
+            replay_capacity: 100_000,
+            redis: crate::rpc::RedisKeyConf::default(),
             private_keys: Vec::new(),
         }
     }

@@ -74,6 +74,15 @@ impl Jwt {
         }
     }
 
+    /// Refuses every token: for a group whose secret is missing, so that its routes stay
+    /// closed even where the server is used without `listen` (which refuses to start then).
+    pub(crate) fn refuse_all() -> Self {
+        Jwt {
+            keys: Arc::from(Vec::new()),
+            validation: Arc::new(Validation::new(Algorithm::HS256)),
+        }
+    }
+
     fn decode(&self, token: &str) -> jsonwebtoken::errors::Result<Map<String, Value>> {
         let mut first_err = None;
         for key in self.keys.iter() {
