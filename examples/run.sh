@@ -38,6 +38,9 @@ start() { # start NAME DIR ARGS...
 start trial-rpc examples/trial/trial-rpc -f etc/trial.yaml
 start trial-api examples/trial/trial-api -f etc/trial-api.yaml
 start patient-api examples/patient -f etc/patient-api.yaml
+# epro-api's config ships no JWT secret; this run makes one up unless you give your own.
+EPRO_ACCESS_SECRET=${EPRO_ACCESS_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
+export EPRO_ACCESS_SECRET
 start epro-api examples/epro -f etc/epro-api.yaml
 
 wait_for() { # wait_for URL

@@ -6,7 +6,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-const SECRET: &str = "test-secret";
+/// The JWT secret of this test run: made up at run time, as the example ships none.
+fn secret() -> &'static str {
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SECRET.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("epro-test-{nanos:x}-{:x}", std::process::id())
+    })
+}
 
 struct Service(Child);
 
@@ -32,7 +42,7 @@ async fn start() -> (Service, String) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("EPRO_PORT", port.to_string())
         .env("EPRO_DEV_PORT", dev.to_string())
-        .env("EPRO_ACCESS_SECRET", SECRET)
+        .env("EPRO_ACCESS_SECRET", secret())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -179,7 +189,7 @@ async fn the_jwt_group_needs_a_valid_token() {
 
     let ok = client
         .get(format!("{base}/me"))
-        .bearer_auth(sign(SECRET))
+        .bearer_auth(sign(secret()))
         .send()
         .await
         .unwrap();
@@ -189,4 +199,35 @@ async fn the_jwt_group_needs_a_valid_token() {
         body,
         json!({"subject": "doctor-42", "role": "investigator"})
     );
+}
+
+#[test]
+fn the_config_ships_no_jwt_secret() {
+    let child = Command::new(env!("CARGO_BIN_EXE_epro-api"))
+        .args(["-f", "etc/epro-api.yaml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("EPRO_PORT", free_port().to_string())
+        .env("EPRO_DEV_PORT", free_port().to_string())
+        .env_remove("EPRO_ACCESS_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that started would serve until killed (on drop): give it a deadline.
+    let mut service = Service(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = service.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "epro-api started without EPRO_ACCESS_SECRET"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(service.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("EPRO_ACCESS_SECRET"), "{stderr}");
 }
