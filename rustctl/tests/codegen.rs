@@ -353,3 +353,49 @@ fn api_new_refuses_a_non_empty_directory() {
         "mine"
     );
 }
+
+#[test]
+fn each_jwt_section_a_contract_names_is_read_and_configured_without_a_usable_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = dir.path().join("auth.api");
+    let contract = "@server (\n\tjwt: AdminAuth\n\tprefix: /admin\n)\nservice auth-api {\n\t\
+                    @handler adminMe\n\tget /me\n}\n\n@server (\n\tjwt: Auth\n\t\
+                    jwtTransition: OpsAuth\n\tprefix: /ops\n)\nservice auth-api {\n\t\
+                    @handler opsMe\n\tget /me\n}\n\n@server (\n\tjwt: admin_auth\n\t\
+                    prefix: /other\n)\nservice auth-api {\n\t@handler otherMe\n\tget /me\n}\n";
+    std::fs::write(&api, contract).unwrap();
+    let checked = api::check(&api);
+    assert!(!checked.has_errors(), "{}", checked.render(false));
+    let service = lower(&checked.loaded, "auth.api");
+    let plan = plan(&service, &Templates::load(None).unwrap(), &options()).unwrap();
+    let file = |name: &str| {
+        let found = plan.files.iter().find(|f| f.path.ends_with(name));
+        found.unwrap().contents.clone()
+    };
+
+    // Each group checks the section it names; `jwtTransition`'s section wins, as in go-zero.
+    let routes = file("src/routes.rs");
+    for call in [
+        ".jwt(\"AdminAuth\")",
+        ".jwt(\"admin_auth\")",
+        ".jwt(\"Auth\")\n            .jwt_transition(\"OpsAuth\")",
+    ] {
+        assert!(routes.contains(call), "{call} missing:\n{routes}");
+    }
+
+    // One section per section read (the runtime matches `admin_auth` to `AdminAuth`), each
+    // secret from the environment: the scaffold ships none that would work.
+    let yaml = file("etc/auth-api.yaml");
+    for section in [
+        "\nAdminAuth:\n  AccessSecret: ${ADMINAUTH_ACCESS_SECRET}\n  AccessExpire: 86400\n",
+        "\nOpsAuth:\n  AccessSecret: ${OPSAUTH_ACCESS_SECRET}\n  AccessExpire: 86400\n",
+    ] {
+        assert!(yaml.contains(section), "{section:?} missing:\n{yaml}");
+    }
+    assert!(
+        yaml.contains("\n  PrevSecret: \"${OPSAUTH_PREV_SECRET:-}\"\n"),
+        "{yaml}"
+    );
+    assert_eq!(yaml.matches("AccessSecret:").count(), 2, "{yaml}");
+    assert_eq!(yaml.matches("PrevSecret:").count(), 1, "{yaml}");
+}

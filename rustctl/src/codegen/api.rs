@@ -20,6 +20,56 @@ struct ServiceCtx<'a> {
     config_file: String,
     port: u16,
     has_requests: bool,
+    /// The config sections `jwt` groups read their keys from, for the config file.
+    jwt_sections: Vec<JwtSection>,
+}
+
+/// A config section route groups verify tokens with (`jwt: AdminAuth` → `AdminAuth:`).
+#[derive(Serialize)]
+struct JwtSection {
+    /// As the contract names it: an identifier, so a plain YAML key.
+    name: String,
+    /// `${ADMINAUTH_ACCESS_SECRET}`: the secret comes from the environment, so the scaffold
+    /// ships none that would work.
+    access_secret: String,
+    /// `"${ADMINAUTH_PREV_SECRET:-}"`, when a `jwtTransition` group reads the section.
+    prev_secret: Option<String>,
+}
+
+/// The section each `jwt`/`jwtTransition` group reads (`jwtTransition`'s wins, as at run time),
+/// once each, in contract order; names the runtime matches alike (`AdminAuth`, `admin_auth`)
+/// are one section.
+fn jwt_sections(service: &Service) -> Vec<JwtSection> {
+    let fold = |name: &str| name.replace(['_', '-'], "").to_lowercase();
+    let mut sections: Vec<JwtSection> = Vec::new();
+    for group in &service.groups {
+        let Some(name) = group.jwt_transition.as_ref().or(group.jwt.as_ref()) else {
+            continue;
+        };
+        let env: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let prev = group
+            .jwt_transition
+            .is_some()
+            .then(|| format!("\"${{{env}_PREV_SECRET:-}}\""));
+        match sections.iter_mut().find(|s| fold(&s.name) == fold(name)) {
+            Some(known) => known.prev_secret = known.prev_secret.take().or(prev),
+            None => sections.push(JwtSection {
+                name: name.clone(),
+                access_secret: format!("${{{env}_ACCESS_SECRET}}"),
+                prev_secret: prev,
+            }),
+        }
+    }
+    sections
 }
 
 #[derive(Serialize, Clone)]
@@ -113,6 +163,7 @@ pub fn plan(
         config_file: config_file.clone(),
         port: options.port,
         has_requests: !requests.is_empty(),
+        jwt_sections: jwt_sections(service),
     };
     use Ownership::{Generated, Scaffold};
     plan.render_each(
