@@ -49,7 +49,7 @@ pub struct TypeDef {
 }
 
 /// Where a request field's value comes from.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// `json:"..."`, the JSON body.
@@ -166,6 +166,8 @@ pub struct RpcService {
     pub module: String,
     /// Upper camel case, as prost and tonic name its trait, server and client: `Trial`.
     pub rust_name: String,
+    /// tonic's module stem for it: `{tonic_module}_server`, `{tonic_module}_client`.
+    pub tonic_module: String,
     /// Fully qualified, e.g. `trial.Trial`.
     pub full_name: String,
     /// The Rust path of its package below `pb`, e.g. `trial` or `a::b`; empty for no package.
@@ -179,8 +181,10 @@ pub struct RpcService {
 pub struct RpcMethod {
     /// As declared, e.g. `getTrialInfo`.
     pub name: String,
-    /// The Rust function name tonic gives it, e.g. `get_trial_info`.
+    /// The Rust function name tonic gives it, e.g. `get_trial_info` (`r#type` for `Type`).
     pub rust_name: String,
+    /// rustctl's file and module name for its logic, e.g. `get_trial_info` (`type_`).
+    pub module: String,
     /// tonic's associated stream type for server streaming: the method as declared plus
     /// `Stream`, e.g. `getTrialInfoStream`.
     pub stream_type: String,

@@ -2,10 +2,15 @@
 //!
 //! Generated files are rewritten only when their bytes change (so cargo rebuilds nothing when the
 //! contract did not change); scaffold files are created when missing and never touched again.
+//!
+//! Every write goes through [`Confined`]: a path is written only when it lies below the
+//! directory rustctl was given and no part of it below that directory is a symlink, so neither
+//! a checked-in link nor a dangling one can send a write anywhere else.
 
 use std::collections::BTreeSet;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
 
 use crate::codegen::{FilePlan, Ownership};
 
@@ -37,24 +42,24 @@ impl Report {
 /// Writes `plan` under `dir`. With `check`, writes nothing and reports what would change.
 pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
     let mut report = Report::default();
-    let mut made_dirs = BTreeSet::new();
+    let root = Confined::new(dir);
+    let mut seen = BTreeSet::new();
     for file in &plan.files {
-        let path = dir.join(&file.path);
-        let existing = match std::fs::read(&path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-        };
+        // Two plan entries for one path would make the second silently win.
+        if !seen.insert(file.path.as_path()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: planned twice (two contract names map to one file)",
+                    file.path.display()
+                ),
+            ));
+        }
+        let existing = root.read(&file.path)?;
         match (file.ownership, existing) {
             (_, None) => {
                 if !check {
-                    // A new file has nothing to protect from a half-finished write.
-                    if let Some(parent) = path.parent()
-                        && made_dirs.insert(parent.to_path_buf())
-                    {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::write(&path, file.contents.as_bytes())?;
+                    root.create(&file.path, file.contents.as_bytes())?;
                 }
                 report.created.push(file.path.clone());
             }
@@ -63,7 +68,7 @@ pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
             }
             (Ownership::Generated, Some(_)) => {
                 if !check {
-                    write_atomically(&path, file.contents.as_bytes())?;
+                    root.replace(&file.path, file.contents.as_bytes())?;
                 }
                 report.updated.push(file.path.clone());
             }
@@ -92,6 +97,131 @@ pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
     Ok(report)
 }
 
+/// A directory rustctl may write below. Paths are relative to it; each one is refused when it
+/// would leave the directory (`..`, an absolute path) or pass through a symlink.
+///
+/// Checks and writes are separate system calls, so a process racing rustctl on the same
+/// machine could still swap a directory for a link in between; the threat here is a
+/// repository's contents (a checked-in or dangling link), which cannot race.
+#[derive(Debug, Clone)]
+pub struct Confined {
+    root: PathBuf,
+}
+
+impl Confined {
+    /// Writes below `root` (which itself may be reached through a link the user chose).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Confined { root: root.into() }
+    }
+
+    /// `rel` below the root, after checking each existing part of it is no symlink.
+    fn resolve(&self, rel: &Path) -> io::Result<PathBuf> {
+        let mut path = self.root.clone();
+        for part in rel.components() {
+            match part {
+                Component::Normal(name) => path.push(name),
+                Component::CurDir => continue,
+                _ => return Err(refuse(rel, "leaves the output directory")),
+            }
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(refuse(
+                        &path,
+                        "is a symlink; rustctl never writes through one",
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(with_path(&path, e)),
+            }
+        }
+        Ok(path)
+    }
+
+    /// The bytes of an existing regular file, `None` when there is no file.
+    pub fn read(&self, rel: &Path) -> io::Result<Option<Vec<u8>>> {
+        let path = self.resolve(rel)?;
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if !meta.is_file() => Err(refuse(&path, "is not a regular file")),
+            Ok(_) => std::fs::read(&path)
+                .map(Some)
+                .map_err(|e| with_path(&path, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(with_path(&path, e)),
+        }
+    }
+
+    /// Creates a file that does not exist yet (never following or replacing anything there).
+    pub fn create(&self, rel: &Path, bytes: &[u8]) -> io::Result<()> {
+        let path = self.resolve(rel)?;
+        self.make_parents(rel)?;
+        // `create_new` is O_EXCL: it fails on anything already there, a dangling link included.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| with_path(&path, e))?;
+        file.write_all(bytes).map_err(|e| with_path(&path, e))
+    }
+
+    /// Replaces a file through a fresh temporary file and a rename, so an interrupted run never
+    /// leaves half a file and the rename replaces the name, never a link's target.
+    pub fn replace(&self, rel: &Path, bytes: &[u8]) -> io::Result<()> {
+        let path = self.resolve(rel)?;
+        self.make_parents(rel)?;
+        let dir = path.parent().unwrap_or(&self.root);
+        // A random name created with O_EXCL: nothing planted at a guessable name is followed.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".rustctl-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| with_path(dir, e))?;
+        tmp.write_all(bytes).map_err(|e| with_path(tmp.path(), e))?;
+        tmp.persist(&path)
+            .map_err(|e| with_path(&path, e.error))
+            .map(drop)
+    }
+
+    /// Creates the missing directories of `rel`'s parent one by one, none through a link.
+    fn make_parents(&self, rel: &Path) -> io::Result<()> {
+        let Some(parent) = rel.parent() else {
+            return Ok(());
+        };
+        let mut path = self.root.clone();
+        if !path.as_os_str().is_empty() {
+            std::fs::create_dir_all(&path).map_err(|e| with_path(&path, e))?;
+        }
+        for part in parent.components() {
+            let Component::Normal(name) = part else {
+                continue;
+            };
+            path.push(name);
+            match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let meta = std::fs::symlink_metadata(&path).map_err(|e| with_path(&path, e))?;
+                    if !meta.is_dir() {
+                        return Err(refuse(&path, "is in the way of a directory"));
+                    }
+                }
+                Err(e) => return Err(with_path(&path, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn refuse(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("refusing to write {}: it {why}", path.display()),
+    )
+}
+
+fn with_path(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
 /// Whitespace and trailing commas removed, so rustfmt's line breaks do not matter.
 fn normalize(s: &str) -> String {
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -104,31 +234,19 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    let mut paths: Vec<PathBuf> = entries
-        .map(|e| e.map(|e| e.path()))
+    // `file_type` does not follow links: a linked directory is neither walked nor reported.
+    let mut paths: Vec<(PathBuf, std::fs::FileType)> = entries
+        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?))))
         .collect::<io::Result<_>>()?;
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in paths {
+        if kind.is_dir() {
             rust_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if kind.is_file() && path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
         }
     }
     Ok(())
-}
-
-/// Writes through a temporary file and a rename, so an interrupted run never leaves half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!(
-        "{}.rustctl-tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -191,3 +191,41 @@ fn grpc_services_with_every_streaming_kind_compile_without_warnings_and_pass_cli
         );
     }
 }
+
+/// Contracts full of Rust keywords and of text that would be code if pasted raw
+/// (tests/hostile.rs): the services they generate compile without warnings.
+#[test]
+fn hostile_contracts_generate_services_that_compile_without_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let api = tests.join("api/hostile/injection.api");
+    let proto = tests.join("proto/valid/keywords.proto");
+    for style in ["snake", "lower"] {
+        let api_dir = format!("api-{style}");
+        let rpc_dir = format!("rpc-{style}");
+        rustctl(
+            &[
+                "api",
+                "go",
+                "--style",
+                style,
+                "--api",
+                api.to_str().unwrap(),
+                "--dir",
+                &api_dir,
+            ],
+            tmp.path(),
+        );
+        let proto = proto.to_str().unwrap();
+        rustctl(
+            &["rpc", "protoc", "--style", style, proto, "--out", &rpc_dir],
+            tmp.path(),
+        );
+        for dir in [api_dir, rpc_dir] {
+            cargo(
+                &tmp.path().join(dir),
+                &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"],
+            );
+        }
+    }
+}

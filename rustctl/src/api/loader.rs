@@ -1,7 +1,13 @@
 //! Reads a `.api` file and everything it imports: paths are relative to the importing file,
 //! each file is read once however often it is imported, and import cycles are errors.
+//!
+//! A contract is untrusted input (it may come from a pull request), and a diagnostic quotes the
+//! file it is about. So an import must name a `.api` file, which must be a regular file (not a
+//! FIFO, a device or `/proc`) of at most [`MAX_CONTRACT_BYTES`], inside the project root unless
+//! the caller widens it: nothing else is ever read, let alone quoted.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::ast::{ApiFile, Item, Span};
@@ -33,9 +39,86 @@ impl Loaded {
     }
 }
 
-/// Loads `path` and its imports from disk.
-pub fn load(path: &Path) -> Loaded {
-    load_with(path, &mut |p| std::fs::read_to_string(p))
+/// The largest contract file rustctl reads.
+pub const MAX_CONTRACT_BYTES: u64 = 4 << 20;
+
+/// Where imports may be read from.
+#[derive(Debug, Clone, Default)]
+pub struct ImportPolicy {
+    /// Imports must lie inside this directory (after following symlinks); `None`: the entry
+    /// contract's directory.
+    pub root: Option<PathBuf>,
+    /// Read imports from anywhere (they must still be `.api` regular files of bounded size).
+    pub anywhere: bool,
+}
+
+/// Loads `path` and its imports from disk, imports as `policy` allows.
+pub fn load(path: &Path, policy: &ImportPolicy) -> Loaded {
+    let root = policy
+        .root
+        .clone()
+        .or_else(|| path.parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let root = match root.canonicalize() {
+        Ok(root) => root,
+        // No directory, no file in it: the entry's own read names the problem.
+        Err(_) if policy.root.is_none() => root,
+        Err(e) => {
+            let mut out = Loaded::default();
+            out.diagnostics.push(Diagnostic::bare(format!(
+                "{}: cannot use as the project root: {e}",
+                crate::diagnostic::display_path(&root)
+            )));
+            return out;
+        }
+    };
+    let entry = path.to_path_buf();
+    load_with(path, &mut |p| {
+        let inside = if p == entry || policy.anywhere {
+            None
+        } else {
+            Some(root.as_path())
+        };
+        read_contract(p, inside)
+    })
+}
+
+/// Reads a contract file: a regular file of bounded size, inside `root` when one is given.
+pub fn read_contract(path: &Path, root: Option<&Path>) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    // `metadata` follows symlinks: what counts is the file that would be read.
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if let Some(root) = root {
+        let real = path.canonicalize()?;
+        if !real.starts_with(root) {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("outside {}", crate::diagnostic::display_path(root)),
+            ));
+        }
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_CONTRACT_BYTES >> 20),
+        )
+    };
+    if meta.len() > MAX_CONTRACT_BYTES {
+        return Err(too_big());
+    }
+    // The size is checked again while reading: the file may have grown since.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONTRACT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONTRACT_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// Loads `path` and its imports through `read`, so tests and tools can load from memory.
@@ -100,6 +183,13 @@ impl Loader<'_> {
                 .push(Diagnostic::error(from, span, "empty import path"));
             return;
         }
+        if !target.ends_with(".api") {
+            self.out.diagnostics.push(
+                Diagnostic::error(from, span, "an import must name a `.api` file")
+                    .with_help("only contracts are read; their text may be quoted in errors"),
+            );
+            return;
+        }
         let path = dir.join(target);
         let key = normalize(&path);
         if let Some(&existing) = self.seen.get(&key) {
@@ -121,10 +211,18 @@ impl Loader<'_> {
             Ok(text) => {
                 self.visit(path, text);
             }
-            Err(err) => self.out.diagnostics.push(
-                Diagnostic::error(from, span, format!("cannot read imported file `{target}`"))
-                    .with_label(format!("{}: {err}", crate::diagnostic::display_path(&path))),
-            ),
+            Err(err) => {
+                let mut d =
+                    Diagnostic::error(from, span, format!("cannot read imported file `{target}`"))
+                        .with_label(format!("{}: {err}", crate::diagnostic::display_path(&path)));
+                if err.kind() == std::io::ErrorKind::PermissionDenied {
+                    d = d.with_help(
+                        "imports must lie inside the project root: widen it with --root, or \
+                         allow any place with --imports-anywhere",
+                    );
+                }
+                self.out.diagnostics.push(d);
+            }
         }
     }
 }

@@ -347,6 +347,11 @@ const KEYWORDS: &[&str] = &[
     "while", "yield", "abstract", "become",
 ];
 
+/// Whether `name` cannot be a plain Rust identifier: a keyword, raw-able or not.
+pub fn is_keyword(name: &str) -> bool {
+    KEYWORDS.contains(&name) || matches!(name, "self" | "Self" | "super" | "crate" | "_")
+}
+
 /// A Go name as a Rust field or function name: snake case, keywords escaped.
 pub fn rust_field_name(go: &str) -> String {
     let snake = go.to_snake_case();
@@ -372,6 +377,35 @@ pub fn module_name(go: &str) -> String {
     }
 }
 
+/// The modules of `group: a/b`, e.g. `["a", "b"]`.
+pub fn group_modules(group: &str) -> Vec<String> {
+    group
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(module_name)
+        .collect()
+}
+
+/// A handler's Rust function and module name: `GetUserHandler` → `get_user`, as goctl drops
+/// the `Handler` suffix.
+pub fn handler_module(name: &str) -> String {
+    let name = match name.strip_suffix("Handler") {
+        Some(stripped) if !stripped.is_empty() => stripped,
+        _ => name,
+    };
+    module_name(name)
+}
+
+/// A doc string as one line of a comment: whitespace runs, line breaks included, become one
+/// space (a contract's text never starts a line of generated code).
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn unique(name: String, used: &mut HashSet<String>) -> String {
     let mut candidate = name.clone();
     let mut n = 2;
@@ -385,15 +419,7 @@ fn unique(name: String, used: &mut HashSet<String>) -> String {
 fn group(service: &ServiceStmt) -> Group {
     let get = |key: &str| service.server.as_ref().and_then(|s| s.get(key));
     let text = |key: &str| get(key).map(|e| e.text());
-    let modules = text("group")
-        .map(|g| {
-            g.trim_matches('/')
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(module_name)
-                .collect()
-        })
-        .unwrap_or_default();
+    let modules = text("group").map(|g| group_modules(&g)).unwrap_or_default();
     let middlewares = get("middleware")
         .map(|e| {
             e.values
@@ -410,12 +436,8 @@ fn group(service: &ServiceStmt) -> Group {
         .iter()
         .map(|item| {
             let name = item.handler.name().map(|(n, _)| n).unwrap_or("handler");
-            let name = match name.strip_suffix("Handler") {
-                Some(stripped) if !stripped.is_empty() => stripped,
-                _ => name,
-            };
             Route {
-                handler: module_name(name),
+                handler: handler_module(name),
                 method: item.route.method.name.clone(),
                 path: item.route.path.name.clone(),
                 request: item
@@ -431,13 +453,14 @@ fn group(service: &ServiceStmt) -> Group {
                     .and_then(|b| b.ty.as_ref())
                     .map(body_type),
                 doc: match &item.doc {
-                    Some(AtDoc::Text(v, _)) => Some(v.text.clone()),
+                    Some(AtDoc::Text(v, _)) => Some(one_line(&v.text)),
                     Some(AtDoc::Entries(entries, _)) => entries
                         .iter()
                         .find(|e| e.key.name == "summary" || e.key.name == "desc")
-                        .map(|e| e.value.text.clone()),
+                        .map(|e| one_line(&e.value.text)),
                     None => None,
-                },
+                }
+                .filter(|d| !d.is_empty()),
             }
         })
         .collect();

@@ -4,14 +4,16 @@ pub mod ast;
 pub mod format;
 pub mod loader;
 pub mod lower;
+pub mod names;
 pub mod parser;
 pub mod tag;
 pub mod validate;
 
 use std::path::Path;
 
+use crate::codegen::Style;
 use crate::diagnostic::Diagnostic;
-pub use loader::Loaded;
+pub use loader::{ImportPolicy, Loaded};
 
 /// A contract loaded with its imports and checked.
 #[derive(Debug)]
@@ -34,10 +36,27 @@ impl Checked {
     }
 }
 
-/// Loads the contract at `path` with its imports and validates it.
+/// What a check reads and for which file names it checks.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Where imports may come from.
+    pub imports: ImportPolicy,
+    /// The file names the contract's names must map to without clashing.
+    pub style: Style,
+}
+
+/// Loads the contract at `path` with its imports and validates it, with default options.
 pub fn check(path: &Path) -> Checked {
-    let loaded = loader::load(path);
-    let diagnostics = validate::validate(&loaded);
+    check_with(path, &CheckOptions::default())
+}
+
+/// Loads the contract at `path` with its imports and validates it, names included.
+pub fn check_with(path: &Path, options: &CheckOptions) -> Checked {
+    let loaded = loader::load(path, &options.imports);
+    let mut diagnostics = validate::validate(&loaded);
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        diagnostics.extend(names::check(&loaded, options.style));
+    }
     Checked {
         loaded,
         diagnostics,

@@ -7,10 +7,17 @@ use super::{FormatArgs, Output, ValidateArgs};
 use crate::api::ast::Item;
 use crate::api::{format as formatter, parser};
 use crate::diagnostic::{SourceMap, display_path};
+use crate::writer::Confined;
 
 /// Loads, validates and reports; exit 1 when there is any error.
 pub fn validate(args: &ValidateArgs, o: &mut Output<'_>) -> io::Result<i32> {
-    let checked = crate::api::check(&args.api);
+    let checked = crate::api::check_with(
+        &args.api,
+        &crate::api::CheckOptions {
+            imports: args.imports.policy(),
+            style: args.style,
+        },
+    );
     let (loaded, diagnostics) = (&checked.loaded, &checked.diagnostics);
     write!(o.err, "{}", checked.render(o.color))?;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
@@ -50,7 +57,7 @@ pub fn format(args: &FormatArgs, o: &mut Output<'_>) -> io::Result<i32> {
     }
     let mut code = 0;
     for path in files {
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::api::loader::read_contract(&path, None) {
             Ok(text) => text,
             Err(e) => {
                 writeln!(o.err, "{}: cannot read: {e}", display_path(&path))?;
@@ -79,7 +86,12 @@ pub fn format(args: &FormatArgs, o: &mut Output<'_>) -> io::Result<i32> {
                 writeln!(o.out, "{}: not formatted", display_path(&path))?;
                 code = 1;
             } else {
-                std::fs::write(&path, &formatted)?;
+                // Replaced by name in its own directory, never through a link.
+                let (dir, name) = match (path.parent(), path.file_name()) {
+                    (Some(dir), Some(name)) => (dir, Path::new(name)),
+                    _ => (Path::new("."), path.as_path()),
+                };
+                Confined::new(dir).replace(name, formatted.as_bytes())?;
                 writeln!(o.out, "{}: formatted", display_path(&path))?;
             }
         }
@@ -87,16 +99,27 @@ pub fn format(args: &FormatArgs, o: &mut Output<'_>) -> io::Result<i32> {
     Ok(code)
 }
 
-/// Every `*.api` file under `dir`, sorted so runs are deterministic.
+/// Every `*.api` file under `dir`, sorted so runs are deterministic. Links are not followed: a
+/// linked directory is not walked, and a linked `.api` file is an error (formatting it would
+/// write through the link).
 fn collect_api_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
+    let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)?
+        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?))))
         .collect::<io::Result<_>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in entries {
+        let is_api = path.extension().is_some_and(|e| e == "api");
+        if kind.is_dir() {
             collect_api_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "api") {
+        } else if kind.is_symlink() && is_api {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "refusing to format {}: it is a symlink; rustctl never writes through one",
+                    display_path(&path)
+                ),
+            ));
+        } else if kind.is_file() && is_api {
             out.push(path);
         }
     }

@@ -3,13 +3,13 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{GenArgs, GoArgs, NewArgs, Output, RuntimeArgs, TemplateInitArgs};
+use super::{GenArgs, GoArgs, ImportArgs, NewArgs, Output, RuntimeArgs, TemplateInitArgs};
 use crate::api::lower::lower;
 use crate::codegen::api::{new_contract, plan};
 use crate::codegen::templates::{Templates, write_all};
 use crate::codegen::{FilePlan, GenError, Options, RuntimeDep};
 use crate::diagnostic::display_path;
-use crate::writer::{Report, apply};
+use crate::writer::{Confined, Report, apply};
 
 /// The runtime crate of the checkout this binary was built from.
 fn checkout_runtime() -> Option<PathBuf> {
@@ -74,8 +74,28 @@ fn relative_if_inside(target: &Path, from: &Path, inside: bool) -> String {
     display_path(&rel)
 }
 
+/// Whether `name` can name a new service: its directory, contract, crate and config.
+pub(super) fn check_new_name(name: &str, o: &mut Output<'_>) -> io::Result<bool> {
+    let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.split('-').all(word)
+        && !crate::api::lower::is_keyword(name);
+    if !ok {
+        writeln!(
+            o.err,
+            "error: `{}` cannot name a service: use ASCII letters, digits, `_` and `-`, starting \
+             with a letter (e.g. `greet` or `user-center`), and no Rust keyword",
+            name.escape_debug()
+        )?;
+    }
+    Ok(ok)
+}
+
 /// `rustctl api new NAME`: a contract like goctl's, then `api go` on it.
 pub fn api_new(args: &NewArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    if !check_new_name(&args.name, o)? {
+        return Ok(2);
+    }
     let dir = args.dir.join(&args.name);
     if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         writeln!(
@@ -99,11 +119,12 @@ pub fn api_new(args: &NewArgs, o: &mut Output<'_>) -> io::Result<i32> {
             return Ok(1);
         }
     };
-    std::fs::create_dir_all(&dir)?;
-    let api = dir.join(format!("{}.api", args.name));
-    std::fs::write(&api, contract)?;
+    let api_name = format!("{}.api", args.name);
+    Confined::new(&dir).create(Path::new(&api_name), contract.as_bytes())?;
+    let api = dir.join(api_name);
     writeln!(o.out, "created  {}", display_path(&api))?;
-    let code = generate(&api, &dir, &args.codegen, args.port, false, o)?;
+    let imports = ImportArgs::default();
+    let code = generate(&api, &dir, &args.codegen, &imports, args.port, false, o)?;
     if code == 0 {
         writeln!(
             o.out,
@@ -121,6 +142,7 @@ pub fn api_go(args: &GoArgs, o: &mut Output<'_>) -> io::Result<i32> {
         &args.api,
         &args.dir,
         &args.codegen,
+        &args.imports,
         args.port,
         args.check,
         o,
@@ -131,11 +153,18 @@ fn generate(
     api: &Path,
     dir: &Path,
     codegen: &GenArgs,
+    imports: &ImportArgs,
     port: u16,
     check: bool,
     o: &mut Output<'_>,
 ) -> io::Result<i32> {
-    let checked = crate::api::check(api);
+    let checked = crate::api::check_with(
+        api,
+        &crate::api::CheckOptions {
+            imports: imports.policy(),
+            style: codegen.style,
+        },
+    );
     write!(o.err, "{}", checked.render(o.color))?;
     if checked.has_errors() {
         writeln!(

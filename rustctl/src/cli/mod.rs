@@ -173,12 +173,36 @@ pub struct NewArgs {
     pub codegen: GenArgs,
 }
 
+/// Where a contract's imports may be read from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImportArgs {
+    /// Imports must lie inside this directory [default: the contract's directory].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
+    /// Read imports from anywhere (still only `.api` regular files of at most 4 MiB).
+    #[arg(long)]
+    pub imports_anywhere: bool,
+}
+
+impl ImportArgs {
+    /// The loader's policy.
+    pub fn policy(&self) -> crate::api::ImportPolicy {
+        crate::api::ImportPolicy {
+            root: self.root.clone(),
+            anywhere: self.imports_anywhere,
+        }
+    }
+}
+
 /// `rustctl api go`
 #[derive(Debug, Args)]
 pub struct GoArgs {
     /// The contract.
     #[arg(long = "api", value_name = "FILE")]
     pub api: std::path::PathBuf,
+    /// Where imports may come from.
+    #[command(flatten)]
+    pub imports: ImportArgs,
     /// The service directory.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: std::path::PathBuf,
@@ -199,6 +223,12 @@ pub struct ValidateArgs {
     /// The `.api` file to check.
     #[arg(long = "api", value_name = "FILE")]
     pub api: std::path::PathBuf,
+    /// Where imports may come from.
+    #[command(flatten)]
+    pub imports: ImportArgs,
+    /// The file-name style the contract's names must not clash in (as `api go --style`).
+    #[arg(long, value_enum, default_value_t = crate::codegen::Style::Snake)]
+    pub style: crate::codegen::Style,
 }
 
 /// `rustctl api format`

@@ -3,12 +3,13 @@
 use std::io;
 use std::path::Path;
 
-use super::generate::{options, write_plan};
+use super::generate::{check_new_name, options, write_plan};
 use super::{GenArgs, Output, ProtocArgs, RpcNewArgs};
 use crate::codegen::rpc::{new_proto, plan};
 use crate::codegen::templates::Templates;
 use crate::diagnostic::display_path;
 use crate::proto;
+use crate::writer::Confined;
 
 /// `rustctl rpc protoc FILE.proto --out DIR`.
 pub fn protoc(args: &ProtocArgs, o: &mut Output<'_>) -> io::Result<i32> {
@@ -25,6 +26,9 @@ pub fn protoc(args: &ProtocArgs, o: &mut Output<'_>) -> io::Result<i32> {
 
 /// `rustctl rpc new NAME`: a `.proto` like goctl's, then `rpc protoc` on it.
 pub fn new(args: &RpcNewArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    if !check_new_name(&args.name, o)? {
+        return Ok(2);
+    }
     let dir = args.dir.join(&args.name);
     if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         writeln!(
@@ -43,9 +47,9 @@ pub fn new(args: &RpcNewArgs, o: &mut Output<'_>) -> io::Result<i32> {
             return Ok(1);
         }
     };
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join(format!("{}.proto", args.name));
-    std::fs::write(&file, contract)?;
+    let name = format!("{}.proto", args.name);
+    Confined::new(&dir).create(Path::new(&name), contract.as_bytes())?;
+    let file = dir.join(name);
     writeln!(o.out, "created  {}", display_path(&file))?;
     let code = generate(&file, &dir, &[], &args.codegen, args.port, false, o)?;
     if code == 0 {
@@ -80,6 +84,35 @@ fn generate(
         }
     };
     let rpc = proto::lower::lower(&compiled);
+    let clashes = proto::names::check(&compiled, &rpc, codegen.style);
+    if !rpc
+        .crate_name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        || !rpc
+            .crate_name
+            .starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        writeln!(
+            o.err,
+            "{}: the file name must make a crate name (ASCII letters, digits, `_` and `-`, \
+             starting with a letter); `{}` does not",
+            display_path(file),
+            rpc.crate_name.escape_debug()
+        )?;
+        return Ok(1);
+    }
+    if !clashes.is_empty() {
+        for clash in &clashes {
+            writeln!(o.err, "error: {clash}")?;
+        }
+        writeln!(
+            o.err,
+            "{}: not generated: fix the errors first",
+            display_path(file)
+        )?;
+        return Ok(1);
+    }
     if rpc.services.is_empty() {
         writeln!(
             o.err,

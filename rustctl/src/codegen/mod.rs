@@ -91,10 +91,22 @@ pub enum Style {
 }
 
 impl Style {
+    /// The file and module name for a snake-case Rust name. It is a Rust identifier too (files
+    /// are declared as modules), so a keyword that `lower` uncovers keeps an underscore.
     pub fn file(self, snake: &str) -> String {
         match self {
             Style::Snake => snake.to_string(),
-            Style::Lower => snake.replace('_', ""),
+            Style::Lower => {
+                let lower = snake.replace('_', "");
+                if lower.is_empty()
+                    || lower.starts_with(|c: char| c.is_ascii_digit())
+                    || crate::api::lower::is_keyword(&lower)
+                {
+                    format!("{lower}_")
+                } else {
+                    lower
+                }
+            }
         }
     }
 }

@@ -104,7 +104,7 @@ pub fn plan(
         let files: Vec<String> = service
             .methods
             .iter()
-            .map(|m| options.style.file(&m.rust_name))
+            .map(|m| options.style.file(&m.module))
             .collect();
         logic_tree
             .entry(Vec::new())
@@ -201,7 +201,7 @@ fn method_view<'a>(
         logic_path: format!(
             "{}::{}::{}",
             service.module,
-            style.file(&m.rust_name),
+            style.file(&m.module),
             m.rust_name
         ),
         signature: signature(&m.rust_name, &params, &ret),

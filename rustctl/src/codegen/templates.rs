@@ -1,5 +1,12 @@
 //! The tera templates: embedded in the binary, overridable file by file from a `--home`
 //! directory.
+//!
+//! Contract text is data. It reaches generated text only through this module's escaping:
+//! every `{{ value }}` is autoescaped with [`one_line`] (no line break, control or bidi
+//! character can end a comment or start a new line of code), and a value that lands inside a
+//! Rust string literal goes through the `rust_str` filter, which writes the whole literal.
+//! Code built in Rust from validated names (signatures, import lines, dependency tables) is
+//! marked `| safe` in the templates: that is the only way around the escaping.
 
 use std::path::{Path, PathBuf};
 
@@ -141,7 +148,10 @@ impl Templates {
             };
             sources.push((name.to_string(), text));
         }
-        tera.autoescape_on(vec![]);
+        // Every template, whatever its suffix (`""` is a suffix of every name).
+        tera.autoescape_on(vec![""]);
+        tera.set_escape_fn(one_line);
+        tera.register_filter("rust_str", rust_str_filter);
         tera.add_raw_templates(sources)
             .map_err(|e| GenError::Template {
                 name: "(all)".into(),
@@ -165,6 +175,42 @@ impl Templates {
     }
 }
 
+/// `text` made safe for any place on one line of generated text, a `//` comment included:
+/// line breaks, other control characters and the Unicode characters that end a line or
+/// reorder text (U+2028/2029, bidi overrides and isolates: "Trojan Source") become spaces.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if breaks_line(c) { ' ' } else { c })
+        .collect()
+}
+
+fn breaks_line(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+                | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` as a complete Rust string literal, quotes included: every character Rust would read
+/// as an escape, a quote or a line break is escaped (`str::escape_debug` writes only escapes
+/// Rust string literals accept).
+pub fn rust_str(text: &str) -> String {
+    format!("\"{}\"", text.escape_debug())
+}
+
+fn rust_str_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = match value {
+        tera::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(tera::Value::String(rust_str(&text)))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
@@ -179,18 +225,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// Writes every template into `home` (for `rustctl template init`); returns the paths written.
 /// Existing files are kept unless `force`.
 pub fn write_all(home: &Path, force: bool) -> std::io::Result<Vec<(PathBuf, bool)>> {
+    let dir = crate::writer::Confined::new(home);
     let mut written = Vec::new();
     for (name, text) in EMBEDDED {
-        let path = home.join(file_name(name));
-        if path.exists() && !force {
-            written.push((path, false));
+        let rel = PathBuf::from(file_name(name));
+        let exists = dir.read(&rel)?.is_some();
+        if exists && !force {
+            written.push((home.join(rel), false));
             continue;
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        if exists {
+            dir.replace(&rel, text.as_bytes())?;
+        } else {
+            dir.create(&rel, text.as_bytes())?;
         }
-        std::fs::write(&path, text)?;
-        written.push((path, true));
+        written.push((home.join(rel), true));
     }
     Ok(written)
 }

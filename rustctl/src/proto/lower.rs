@@ -50,9 +50,11 @@ pub fn lower(compiled: &Compiled) -> RpcContract {
                 .iter()
                 .map(|s| {
                     let name = s.name.clone().unwrap_or_default();
+                    let rust_name = prost_type_name(&name);
                     RpcService {
-                        module: name.to_snake_case(),
-                        rust_name: name.to_upper_camel_case(),
+                        module: module_name(&name),
+                        tonic_module: tonic_snake_case(&rust_name),
+                        rust_name,
                         full_name: if package.is_empty() {
                             name.clone()
                         } else {
@@ -69,7 +71,8 @@ pub fn lower(compiled: &Compiled) -> RpcContract {
                                     types.get(&t).cloned().unwrap_or_else(|| well_known(&t))
                                 };
                                 RpcMethod {
-                                    rust_name: name.to_snake_case(),
+                                    rust_name: prost_fn_name(&name),
+                                    module: module_name(&name),
                                     // tonic names the stream type after the method as declared.
                                     stream_type: format!("{name}Stream"),
                                     input: resolve(&m.input_type),
@@ -141,8 +144,8 @@ fn rust_path(package: &str, outer: &[String], name: &str) -> String {
     if !package.is_empty() {
         parts.push(package_path(package));
     }
-    parts.extend(outer.iter().map(|o| o.to_snake_case()));
-    parts.push(name.to_upper_camel_case());
+    parts.extend(outer.iter().map(|o| prost_fn_name(o)));
+    parts.push(prost_type_name(name));
     parts.join("::")
 }
 
@@ -151,9 +154,55 @@ fn package_path(package: &str) -> String {
     package
         .split('.')
         .filter(|s| !s.is_empty())
-        .map(|s| s.to_snake_case())
+        .map(prost_fn_name)
         .collect::<Vec<_>>()
         .join("::")
+}
+
+// prost-build and tonic-build name things with rules of their own (prost-build's `ident.rs`,
+// tonic-build's `naive_snake_case`), which they do not export. The generated glue must name
+// exactly what they generate, so the rules are repeated here; `tests/compile_hostile.rs`
+// builds a service full of keywords to catch any drift.
+
+/// prost's identifier escaping: keywords become raw identifiers, the few that cannot be raw
+/// get a `_`.
+fn prost_sanitize(ident: String) -> String {
+    match ident.as_str() {
+        "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
+        s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
+        s if crate::api::lower::is_keyword(s) => format!("r#{ident}"),
+        _ => ident,
+    }
+}
+
+/// A message, enum or service type name as prost writes it (`Self` → `Self_`).
+fn prost_type_name(name: &str) -> String {
+    prost_sanitize(name.to_upper_camel_case())
+}
+
+/// A module, field or method name as prost writes it (`type` → `r#type`).
+fn prost_fn_name(name: &str) -> String {
+    prost_sanitize(name.to_snake_case())
+}
+
+/// tonic-build's module name for a service (`{name}_server`, `{name}_client`): each upper-case
+/// letter starts a new word, so `HTTPGateway` gives `h_t_t_p_gateway`.
+fn tonic_snake_case(name: &str) -> String {
+    let mut out = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c.to_ascii_lowercase());
+        if chars.peek().is_some_and(|n| n.is_uppercase()) {
+            out.push('_');
+        }
+    }
+    out
+}
+
+/// rustctl's own file and module name for a service or method: snake case, with a `_` after a
+/// keyword (a raw identifier makes a poor file name).
+fn module_name(name: &str) -> String {
+    crate::api::lower::module_name(name)
 }
 
 /// Types prost maps onto Rust or `prost_types` instead of generating them.

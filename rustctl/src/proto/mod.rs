@@ -3,7 +3,10 @@
 
 pub mod diagnostics;
 pub mod lower;
+pub mod names;
+pub mod resolve;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use prost_types::FileDescriptorSet;
@@ -19,6 +22,9 @@ pub struct Compiled {
     pub descriptors: FileDescriptorSet,
     /// The descriptor of `file` itself, by its name in `descriptors`.
     pub root: String,
+    /// 1-based line and column of each element of the root file, by descriptor path
+    /// (`[6, i]` is service `i`, `[6, i, 2, j]` its method `j`).
+    pub locations: HashMap<Vec<i32>, (i32, i32)>,
 }
 
 /// Parses and checks `file`; imports resolve against the file's directory, then `includes`,
@@ -31,10 +37,13 @@ pub fn compile(file: &Path, includes: &[PathBuf]) -> Result<Compiled, ProtoError
         .unwrap_or_else(|| PathBuf::from("."));
     let mut paths = vec![dir];
     paths.extend(includes.iter().cloned());
-    let mut compiler = protox::Compiler::new(&paths).map_err(ProtoError::from)?;
+    let mut resolver = protox::file::ChainFileResolver::new();
+    resolver.add(resolve::ConfinedIncludes::new(&paths));
+    resolver.add(protox::file::GoogleFileResolver::new());
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler
         .include_imports(true)
-        .include_source_info(false)
+        .include_source_info(true)
         .open_file(file)
         .map_err(ProtoError::from)?;
     let root = compiler
@@ -42,10 +51,25 @@ pub fn compile(file: &Path, includes: &[PathBuf]) -> Result<Compiled, ProtoError
         .last()
         .map(|f| f.name().to_string())
         .unwrap_or_default();
+    let mut descriptors = compiler.file_descriptor_set();
+    // Locations are kept for the root file's diagnostics only: comments never reach
+    // generated code, and the embedded descriptor set stays small.
+    let mut locations = HashMap::new();
+    for f in &mut descriptors.file {
+        let info = f.source_code_info.take();
+        if f.name.as_deref() == Some(root.as_str()) {
+            for loc in info.into_iter().flat_map(|i| i.location) {
+                if let [line, column, ..] = loc.span[..] {
+                    locations.insert(loc.path, (line + 1, column + 1));
+                }
+            }
+        }
+    }
     Ok(Compiled {
         file: file.to_path_buf(),
-        descriptors: compiler.file_descriptor_set(),
+        descriptors,
         root,
+        locations,
     })
 }
 
