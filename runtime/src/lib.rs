@@ -6,6 +6,7 @@
 pub mod bind;
 pub mod breaker;
 pub mod config;
+mod conn;
 mod current;
 mod devserver;
 pub mod error;

@@ -13,9 +13,7 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
-use axum::serve::IncomingStream;
 use http::request::Parts;
-use tokio::net::TcpListener;
 use tower::Service;
 
 use crate::current::{self, Current, WithCurrent};
@@ -57,32 +55,18 @@ pub(crate) fn of(extensions: &http::Extensions) -> Option<SocketAddr> {
     current().or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0))
 }
 
-/// Makes one [`PeerService`] per accepted connection, for `axum::serve`.
-#[derive(Clone)]
-pub(crate) struct MakePeerService(pub(crate) Router);
-
-impl Service<IncomingStream<'_, TcpListener>> for MakePeerService {
-    type Response = PeerService;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<PeerService, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(PeerService {
-            peer: *stream.remote_addr(),
-            router: self.0.clone(),
-        }))
-    }
-}
-
 /// The router of one connection: each request's future knows the client's address.
 #[derive(Clone)]
 pub(crate) struct PeerService {
     peer: SocketAddr,
     router: Router,
+}
+
+impl PeerService {
+    /// `router` serving the connection from `peer`.
+    pub(crate) fn new(peer: SocketAddr, router: Router) -> Self {
+        PeerService { peer, router }
+    }
 }
 
 impl Service<Request> for PeerService {

@@ -489,11 +489,9 @@ impl Server {
         }
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-        let app = crate::peer::MakePeerService(self.router);
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = drain_rx.await;
-        });
-        let mut serve_task = tokio::spawn(serve.into_future());
+        let limits = crate::conn::Limits::of(&c);
+        let serve = crate::conn::serve(listener, self.router, limits, drain_rx);
+        let mut serve_task = tokio::spawn(serve);
         let ready = self.ready.clone();
         ready.store(true, Ordering::Relaxed);
         tracing::info!(%addr, ?dev_addr, "Starting server at {addr}");

@@ -70,6 +70,16 @@ pub struct RestConf {
     /// Per-request timeout in ms (default 3000, 0 disables).
     #[serde(deserialize_with = "millis")]
     pub timeout: u64,
+    /// How long a client may take to send a request head, in ms, from its first byte (from
+    /// the accept for a new connection); then the connection is closed (default 10s, 0
+    /// disables). Go's `http.Server.ReadHeaderTimeout`; go-zero has no such key.
+    #[serde(deserialize_with = "millis")]
+    pub read_header_timeout: u64,
+    /// How long a keep-alive connection may sit with no request in flight, in ms, before it
+    /// is closed (default 75s, longer than the 60 s of common load balancers so that they
+    /// close first; 0 disables). Go's `http.Server.IdleTimeout`.
+    #[serde(deserialize_with = "millis")]
+    pub idle_timeout: u64,
     /// Max concurrent requests before 503 (default 10000, 0 disables).
     pub max_conns: usize,
     /// Max request body bytes before 413 (default 1048576).
@@ -116,6 +126,8 @@ impl Default for RestConf {
             host: "0.0.0.0".into(),
             port: None,
             timeout: 3000,
+            read_header_timeout: 10_000,
+            idle_timeout: 75_000,
             max_conns: 10_000,
             max_bytes: 1_048_576,
             cpu_threshold: 900,
