@@ -40,6 +40,22 @@ pub fn compile(file: &Path, includes: &[PathBuf]) -> Result<Compiled, ProtoError
     let mut resolver = protox::file::ChainFileResolver::new();
     resolver.add(resolve::ConfinedIncludes::new(&paths));
     resolver.add(protox::file::GoogleFileResolver::new());
+    compile_with(resolver, file)
+}
+
+/// Compiles `text` as the file `name`, importing only the well-known types: for fuzzing and
+/// tests, with the same checks as files read from disk.
+pub fn compile_str(name: &str, text: &str) -> Result<Compiled, ProtoError> {
+    let mut resolver = protox::file::ChainFileResolver::new();
+    resolver.add(resolve::InMemory::new(name, text));
+    resolver.add(protox::file::GoogleFileResolver::new());
+    compile_with(resolver, Path::new(name))
+}
+
+fn compile_with(
+    resolver: impl protox::file::FileResolver + 'static,
+    file: &Path,
+) -> Result<Compiled, ProtoError> {
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler
         .include_imports(true)

@@ -35,6 +35,32 @@ impl ConfinedIncludes {
     }
 }
 
+/// One file held in memory (fuzzing, tests), checked as files from disk are.
+pub struct InMemory {
+    name: String,
+    text: String,
+}
+
+impl InMemory {
+    /// The file `name` with contents `text`.
+    pub fn new(name: &str, text: &str) -> Self {
+        InMemory {
+            name: name.to_string(),
+            text: text.to_string(),
+        }
+    }
+}
+
+impl FileResolver for InMemory {
+    fn open_file(&self, name: &str) -> Result<File, Error> {
+        if name != self.name {
+            return Err(Error::file_not_found(name));
+        }
+        check_nesting(name, &self.text)?;
+        File::from_source(name, &self.text)
+    }
+}
+
 impl FileResolver for ConfinedIncludes {
     fn resolve_path(&self, path: &Path) -> Option<String> {
         self.dirs.iter().find_map(|(r, _)| r.resolve_path(path))
@@ -58,7 +84,7 @@ impl FileResolver for ConfinedIncludes {
 
 /// An error at the first place `text` nests deeper than [`MAX_NESTING`]. Strings and comments
 /// are skipped, as the parser skips them.
-fn check_nesting(name: &str, text: &str) -> Result<(), Error> {
+pub fn check_nesting(name: &str, text: &str) -> Result<(), Error> {
     let bytes = text.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
     while i < bytes.len() {
