@@ -458,9 +458,20 @@ pub struct SignatureConf {
     /// Refuse (403) requests that are unsigned or fail verification; `false` (default) only
     /// logs them and lets them through, as go-zero does.
     pub strict: bool,
-    /// How far the signed timestamp may be from now, in ms (default 1h; whole seconds count).
+    /// How old the signed timestamp may be, in ms (default 1h; whole seconds count).
     #[serde(deserialize_with = "millis")]
     pub expiry: u64,
+    /// How far ahead of this server's clock the signed timestamp may be, in ms (default 5m).
+    #[serde(deserialize_with = "millis")]
+    pub max_skew: u64,
+    /// Accept each signature once while it is valid (default true); a replay fails.
+    pub replay_protection: bool,
+    /// Most signatures this process keeps for replay protection (default 100000); when full,
+    /// those expiring first are dropped and anything expiring no later is refused.
+    pub replay_capacity: usize,
+    /// A Redis that replicas share seen signatures through (`Key` is the key prefix, default
+    /// `signature`); without `Host`, or while it is unreachable, each process checks alone.
+    pub redis: crate::rpc::RedisKeyConf,
     /// The RSA private keys clients encrypt their secret for, by fingerprint.
     pub private_keys: Vec<PrivateKeyConf>,
 }
@@ -470,6 +481,10 @@ impl Default for SignatureConf {
         SignatureConf {
             strict: false,
             expiry: 3_600_000,
+            max_skew: 300_000,
+            replay_protection: true,
+            replay_capacity: 100_000,
+            redis: crate::rpc::RedisKeyConf::default(),
             private_keys: Vec::new(),
         }
     }

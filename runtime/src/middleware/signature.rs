@@ -8,18 +8,24 @@
 //! - `secret` is base64 of the RSA (PKCS#1 v1.5, block by block) encryption, with that key's
 //!   public half, of `version=v1; type=<0|1>; key=<base64 AES key>; time=<unix seconds>`;
 //! - `signature` is base64 of HMAC-SHA256, keyed with the AES key, over
-//!   `time \n METHOD \n path \n raw query \n hex(sha256(body as sent))`; path and query come
-//!   from an `X-Request-Uri` header when a proxy sets one, else from the request (the path
-//!   percent-decoded, as Go's `URL.Path`).
+//!   `time \n METHOD \n path \n raw query \n hex(sha256(body as sent))`; path and query are
+//!   the request's own, as the server routes it (the path percent-decoded, as Go's
+//!   `URL.Path`).
 //!
-//! A `time` further than `Signature.Expiry` from now fails. With `type=1` and a non-empty
-//! body the body is base64 of AES-ECB (PKCS#5 padding) under the AES key: it is decrypted
-//! before the handler sees it (undecryptable: 400) and the handler's response body is
-//! encrypted the same way.
+//! A `time` older than `Signature.Expiry` or further ahead than `Signature.MaxSkew` fails, and
+//! so does a signature seen before while it is valid (replay protection, see [`crate::nonce`]).
+//! With `type=1` and a non-empty body the body is base64 of AES-ECB (PKCS#5 padding) under
+//! the AES key: it is decrypted before the handler sees it (undecryptable: 400) and the
+//! handler's response body is encrypted the same way.
 //!
 //! Only `GET`, `POST`, `PUT` and `DELETE` are checked (other methods pass), as in go-zero. A
 //! request that is unsigned or fails verification answers 403 with `Signature.Strict`, and is
 //! logged and let through otherwise (go-zero's behaviour).
+//!
+//! The header is bounded ([`MAX_HEADER`]) and the secret must be one RSA block (go-zero's
+//! always is): RSA decryption costs milliseconds, so a client must not choose how many are
+//! done. It runs on tokio's blocking threads, at most half the cores' worth at once, so that
+//! a flood of signed requests cannot starve the async workers serving everything else.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -43,16 +49,22 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use tower::{Layer, Service};
 
 use crate::bind::read_body;
 use crate::config::SignatureConf;
 use crate::error::Error;
+use crate::nonce::Nonces;
+use crate::redis_conn::Redis;
 
 /// The request header carrying the signature.
 pub const CONTENT_SECURITY: &str = "x-content-security";
-/// Set by a proxy that rewrote the URI: the URI the client signed.
-const REQUEST_URI: &str = "x-request-uri";
+/// The largest `X-Content-Security` looked at, in bytes: room for one block of a 16384-bit
+/// key, far more than go-zero clients send.
+pub const MAX_HEADER: usize = 4096;
+/// The Redis key prefix when `Signature.Redis.Key` is empty.
+const REDIS_PREFIX: &str = "signature";
 
 /// Why `Signature` settings cannot be used; names the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -70,23 +82,33 @@ pub enum SignatureError {
         /// What went wrong.
         reason: String,
     },
+    /// The `Signature.Redis` section cannot be used (the message names the key).
+    #[error("Signature.{0}")]
+    Redis(String),
 }
 
-/// The signature middleware: private keys by fingerprint, tolerance, strictness.
+/// The signature middleware: private keys by fingerprint, time window, strictness, seen
+/// signatures.
 #[derive(Clone)]
 pub struct Signature {
-    keys: Arc<HashMap<String, RsaPrivateKey>>,
-    tolerance_secs: i64,
+    keys: Arc<HashMap<String, Arc<RsaPrivateKey>>>,
+    expiry_secs: i64,
+    skew_secs: i64,
     strict: bool,
+    nonces: Option<Arc<Nonces>>,
+    /// Permits for RSA decryptions running at once.
+    rsa: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Signature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signature")
             .field("fingerprints", &self.keys.keys().collect::<Vec<_>>())
-            .field("tolerance_secs", &self.tolerance_secs)
+            .field("expiry_secs", &self.expiry_secs)
+            .field("skew_secs", &self.skew_secs)
             .field("strict", &self.strict)
-            .finish()
+            .field("nonces", &self.nonces)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,16 +135,37 @@ impl Signature {
             let key = RsaPrivateKey::from_pkcs1_pem(&pem)
                 .or_else(|_| RsaPrivateKey::from_pkcs8_pem(&pem))
                 .map_err(|e| err(format!("not a PEM RSA private key: {e}")))?;
-            keys.insert(k.fingerprint.clone(), key);
+            keys.insert(k.fingerprint.clone(), Arc::new(key));
         }
+        let nonces = if conf.replay_protection {
+            let redis = if conf.redis.host.trim().is_empty() {
+                None
+            } else {
+                let mut redis = conf.redis.clone();
+                if redis.key.is_empty() {
+                    redis.key = REDIS_PREFIX.into();
+                }
+                let client = Redis::new(&redis).map_err(SignatureError::Redis)?;
+                Some((client, redis.key))
+            };
+            Some(Arc::new(Nonces::new(conf.replay_capacity, redis)))
+        } else {
+            None
+        };
+        let secs = |ms: u64| i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+        // Half the cores: the other half keeps serving whatever the RSA work is.
+        let permits = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
         Ok(Some(Signature {
             keys: Arc::new(keys),
-            tolerance_secs: i64::try_from(conf.expiry / 1000).unwrap_or(i64::MAX),
+            expiry_secs: secs(conf.expiry),
+            skew_secs: secs(conf.max_skew),
             strict: conf.strict,
+            nonces,
+            rsa: Arc::new(Semaphore::new(permits)),
         }))
     }
 
-    fn parse(&self, value: &str) -> Result<Parsed, &'static str> {
+    async fn parse(&self, value: &str) -> Result<Parsed, &'static str> {
         let attrs = parse_attrs(value);
         let (Some(fingerprint), Some(secret), Some(signature)) = (
             attrs.get("key").filter(|v| !v.is_empty()),
@@ -135,7 +178,10 @@ impl Signature {
             .keys
             .get(*fingerprint)
             .ok_or("unknown key fingerprint")?;
-        let secret = rsa_decrypt(key, secret).ok_or("invalid secret")?;
+        let secret = self
+            .rsa_decrypt(key.clone(), secret)
+            .await
+            .ok_or("invalid secret")?;
         let secret = String::from_utf8_lossy(&secret);
         let attrs = parse_attrs(&secret);
         let aes_key = B64
@@ -150,35 +196,58 @@ impl Signature {
             key: aes_key,
             timestamp: attrs.get("time").copied().unwrap_or_default().to_owned(),
             encrypted,
+            fingerprint: (*fingerprint).to_owned(),
             signature: (*signature).to_owned(),
         })
     }
 
+    /// base64, then one RSA PKCS#1 v1.5 block (go-zero's `RsaDecrypter` takes several, but
+    /// its secret is always one), decrypted on a blocking thread once a permit is free.
+    /// Blinded, so decryption time does not depend on the key.
+    async fn rsa_decrypt(&self, key: Arc<RsaPrivateKey>, b64: &str) -> Option<Vec<u8>> {
+        let block = B64.decode(b64).ok().filter(|b| b.len() == key.size())?;
+        let permit = self.rsa.clone().acquire_owned().await.ok()?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            key.decrypt_blinded(&mut rsa::rand_core::OsRng, Pkcs1v15Encrypt, &block)
+                .ok()
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Checks the time window and the HMAC; on success, the unix second the signature
+    /// expires at.
     fn verify(
         &self,
         req: &http::request::Parts,
         p: &Parsed,
         body: &[u8],
-    ) -> Result<(), &'static str> {
+        now: i64,
+    ) -> Result<i64, &'static str> {
         let secs: i64 = p.timestamp.parse().map_err(|_| "invalid timestamp")?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let tol = self.tolerance_secs;
-        if secs.saturating_add(tol) < now || now.saturating_add(tol) < secs {
-            return Err("timestamp outside Signature.Expiry");
+        if secs.saturating_add(self.expiry_secs) < now {
+            return Err("timestamp older than Signature.Expiry");
         }
-        let (path, query) = path_query(req);
+        if now.saturating_add(self.skew_secs) < secs {
+            return Err("timestamp further ahead than Signature.MaxSkew");
+        }
+        let raw_path = req.uri.path();
+        if !canonical_path(raw_path) {
+            return Err("path escapes a character that routes as itself");
+        }
+        let path: Vec<u8> = percent_encoding::percent_decode_str(raw_path).collect();
         let expected = sign(
             &p.key,
             &p.timestamp,
             req.method.as_str(),
             &path,
-            &query,
+            req.uri.query().unwrap_or_default(),
             body,
         );
         if constant_time_eq(expected.as_bytes(), p.signature.as_bytes()) {
-            Ok(())
+            Ok(secs.saturating_add(self.expiry_secs))
         } else {
             Err("signature mismatch")
         }
@@ -188,25 +257,34 @@ impl Signature {
     where
         S: Service<Request, Response = Response, Error = Infallible>,
     {
-        let header = req
-            .headers()
-            .get(CONTENT_SECURITY)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let parsed = match header.as_deref().map(|h| self.parse(h)) {
-            Some(Ok(p)) => p,
-            Some(Err(why)) => return self.refuse(why, req, inner).await,
+        let header = match req.headers().get(CONTENT_SECURITY) {
             None => {
                 return self
                     .refuse("missing X-Content-Security header", req, inner)
                     .await;
             }
+            Some(h) if h.len() > MAX_HEADER => {
+                return self
+                    .refuse("X-Content-Security header too large", req, inner)
+                    .await;
+            }
+            Some(h) => String::from_utf8_lossy(h.as_bytes()).into_owned(),
+        };
+        let parsed = match self.parse(&header).await {
+            Ok(p) => p,
+            Err(why) => return self.refuse(why, req, inner).await,
         };
         let (mut parts, body) = req.into_parts();
         let body = match read_body(body).await {
             Ok(b) => b,
             Err(e) => return e.into_response(),
         };
-        if let Err(why) = self.verify(&parts, &parsed, &body) {
+        let now = unix_now();
+        let checked = match self.verify(&parts, &parsed, &body, now) {
+            Ok(until) => self.first_use(&parsed, until, now).await,
+            Err(why) => Err(why),
+        };
+        if let Err(why) = checked {
             let req = Request::from_parts(parts, Body::from(body));
             return self.refuse(why, req, inner).await;
         }
@@ -231,17 +309,32 @@ impl Signature {
         encrypt_response(resp, &parsed.key).await
     }
 
+    /// Replay protection: `Ok` the first time a verified signature is seen.
+    async fn first_use(&self, p: &Parsed, until: i64, now: i64) -> Result<(), &'static str> {
+        let Some(nonces) = &self.nonces else {
+            return Ok(());
+        };
+        // The fingerprint keeps equal signatures under different keys apart.
+        let nonce = format!("{}:{}", p.fingerprint, p.signature);
+        if nonces.first_use(&nonce, until, now).await {
+            Ok(())
+        } else {
+            Err("signature used before (replay)")
+        }
+    }
+
     async fn refuse<S>(&self, why: &'static str, req: Request, mut inner: S) -> Response
     where
         S: Service<Request, Response = Response, Error = Infallible>,
     {
-        let header = req.headers().get(CONTENT_SECURITY).cloned();
-        if header.is_none() && !self.strict {
+        let header_len = req.headers().get(CONTENT_SECURITY).map(|h| h.len());
+        if header_len.is_none() && !self.strict {
             tracing::debug!("unsigned request let through (Signature.Strict is off)");
         } else {
+            // The header's length, not the header: it is the client's, of any size.
             tracing::error!(
                 reason = why,
-                header = ?header,
+                header_len = ?header_len,
                 strict = self.strict,
                 "signature verification failed"
             );
@@ -260,7 +353,14 @@ struct Parsed {
     key: Vec<u8>,
     timestamp: String,
     encrypted: bool,
+    fingerprint: String,
     signature: String,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn call<S>(inner: &mut S, req: Request) -> Response
@@ -281,38 +381,18 @@ fn parse_attrs(value: &str) -> HashMap<&str, &str> {
         .collect()
 }
 
-/// base64, then RSA PKCS#1 v1.5 block by block (blocks of the modulus size), as go-zero's
-/// `RsaDecrypter`. Blinded, so decryption time does not depend on the key.
-fn rsa_decrypt(key: &RsaPrivateKey, b64: &str) -> Option<Vec<u8>> {
-    let data = B64.decode(b64).ok()?;
-    let mut out = Vec::new();
-    for block in data.chunks(key.size()) {
-        let plain = key
-            .decrypt_blinded(&mut rsa::rand_core::OsRng, Pkcs1v15Encrypt, block)
-            .ok()?;
-        out.extend_from_slice(&plain);
-    }
-    Some(out)
-}
-
-/// The path and raw query the client signed.
-fn path_query(req: &http::request::Parts) -> (Vec<u8>, String) {
-    let from_header = req
-        .headers
-        .get(REQUEST_URI)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .and_then(|v| v.parse::<http::Uri>().ok());
-    let uri = from_header.as_ref().unwrap_or(&req.uri);
-    // An absolute URI without a path (`http://host`) has the path "" for Go, "/" for `http`.
-    let path =
-        if from_header.is_some() && uri.path_and_query().is_none_or(|pq| pq.path().is_empty()) {
-            ""
-        } else {
-            uri.path()
-        };
-    let path: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    (path, uri.query().unwrap_or_default().to_owned())
+/// Whether the raw path escapes only bytes Go's `URL.EscapedPath` escapes. The signature
+/// covers the decoded path (as go-zero's), and the router matches the raw one: `/users/%6De`
+/// decodes to `/users/me` but routes like `/users/{id}`, so escaping a byte that routes as
+/// itself (letters, digits, `-._~$&+,/:;=@`) would carry one signature to another route.
+fn canonical_path(raw: &str) -> bool {
+    raw.split('%').skip(1).all(|rest| {
+        let escaped = rest
+            .get(..2)
+            .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        !escaped.is_some_and(|c| c.is_ascii_alphanumeric() || b"-._~$&+,/:;=@".contains(&c))
+    })
 }
 
 /// base64(HMAC-SHA256(key, "time\nMETHOD\npath\nquery\nhex(sha256(body))")).
@@ -529,6 +609,7 @@ mod tests {
                 fingerprint: FINGERPRINT.into(),
                 key_file: key().1.to_str().unwrap().into(),
             }],
+            ..SignatureConf::default()
         }
     }
 
@@ -604,7 +685,7 @@ mod tests {
                 ),
             );
             if let Some(u) = self.request_uri {
-                req = req.header(REQUEST_URI, u);
+                req = req.header("x-request-uri", u);
             }
             req.body(Body::from(body)).unwrap()
         }
@@ -635,12 +716,6 @@ mod tests {
         assert_eq!((s, body.as_str()), (200, "GET /a/b?c=d&e=f "));
         let (s, body) = send(true, c.request("POST", "/a/b%20c?x=%20", b"hello")).await;
         assert_eq!((s, body.as_str()), (200, "POST /a/b%20c?x=%20 hello"));
-        let c = Client {
-            request_uri: Some("http://localhost/a/b?c=d&e=f"),
-            ..Client::default()
-        };
-        let (s, _) = send(true, c.request("PUT", "/internal/rewritten", b"hello")).await;
-        assert_eq!(s, 200, "signed over X-Request-Uri");
         let c = Client {
             time: now() - 3000,
             ..Client::default()
@@ -728,6 +803,38 @@ mod tests {
                 let r = Client::default().request("POST", "/a", b"hello");
                 r.map(|_| Body::from("hellO"))
             }),
+            (
+                "58 minutes ahead",
+                Client {
+                    time: now() + 58 * 60,
+                    ..Client::default()
+                }
+                .request("GET", "/a", b""),
+            ),
+            (
+                "signed for the path named in X-Request-Uri",
+                Client {
+                    request_uri: Some("/admin/a"),
+                    ..Client::default()
+                }
+                .request("GET", "/a", b""),
+            ),
+            ("a path escaping what routes as itself", {
+                let mut r = Client::default().request("GET", "/users/me", b"");
+                *r.uri_mut() = "/users/%6De".parse().unwrap();
+                r
+            }),
+            ("a secret of two RSA blocks", {
+                let mut r = Client::default().request("GET", "/a", b"");
+                let h = r.headers()[CONTENT_SECURITY].to_str().unwrap().to_owned();
+                let attrs = parse_attrs(&h);
+                let block = attrs["secret"];
+                let two =
+                    B64.encode([B64.decode(block).unwrap(), B64.decode(block).unwrap()].concat());
+                let h = h.replace(block, &two);
+                r.headers_mut().insert(CONTENT_SECURITY, h.parse().unwrap());
+                r
+            }),
             ("garbage header", {
                 let mut r = Client::default().request("GET", "/a", b"");
                 r.headers_mut().insert(
@@ -747,6 +854,91 @@ mod tests {
                 "{name}: one message"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_signature_is_accepted_once() {
+        let sig = Signature::from_conf(&conf(true)).unwrap().unwrap();
+        let c = Client::default();
+        let req = || c.request("POST", "/a?x=1", b"pay 10");
+        let (s, _, _) = run_layer(SignatureLayer(sig.clone()), echo, req()).await;
+        assert_eq!(s, 200);
+        let (s, _, _) = run_layer(SignatureLayer(sig.clone()), echo, req()).await;
+        assert_eq!(s, 403, "replayed");
+        let other = c.request("POST", "/a?x=2", b"pay 10");
+        let (s, _, _) = run_layer(SignatureLayer(sig.clone()), echo, other).await;
+        assert_eq!(s, 200, "another request");
+
+        let off = SignatureConf {
+            replay_protection: false,
+            ..conf(true)
+        };
+        let sig = Signature::from_conf(&off).unwrap().unwrap();
+        for _ in 0..2 {
+            let (s, _, _) = run_layer(SignatureLayer(sig.clone()), echo, req()).await;
+            assert_eq!(s, 200, "ReplayProtection: false");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversize_header_is_refused_without_rsa_work() {
+        // Valid RSA blocks, each costing the server a decryption before the bound.
+        let public = RsaPublicKey::from(&key().0);
+        let block = public
+            .encrypt(&mut rsa::rand_core::OsRng, Pkcs1v15Encrypt, b"x")
+            .unwrap();
+        let secret = B64.encode(block.repeat(2000));
+        let huge = || {
+            Request::get("/a")
+                .header(
+                    CONTENT_SECURITY,
+                    format!("key=k1; secret={secret}; signature=x"),
+                )
+                .body(Body::empty())
+                .unwrap()
+        };
+        let t = std::time::Instant::now();
+        let (s, _) = send(true, huge()).await;
+        assert_eq!(s, 403);
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        let (s, _) = send(false, huge()).await;
+        assert_eq!(s, 200, "not strict: let through, as go-zero");
+    }
+
+    #[test]
+    fn canonical_paths() {
+        for ok in [
+            "/a/b",
+            "/a%20b",
+            "/%E4%B8%AD",
+            "/a%3Fb",
+            "/a%21",
+            "/100%",
+            "/%zz",
+        ] {
+            assert!(canonical_path(ok), "{ok}");
+        }
+        for bad in ["/users/%6De", "/a%2Fb", "/a%2fb", "/a%2E", "/a%3A", "/a%40"] {
+            assert!(!canonical_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redis_config_errors_name_the_key() {
+        let c = SignatureConf {
+            redis: crate::rpc::RedisKeyConf {
+                host: "127.0.0.1:6379".into(),
+                r#type: "sentinel".into(),
+                ..Default::default()
+            },
+            ..conf(true)
+        };
+        let e = Signature::from_conf(&c).unwrap_err().to_string();
+        assert!(e.starts_with("Signature.Redis.Type"), "{e}");
     }
 
     #[tokio::test]
