@@ -21,16 +21,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
-use redis::cluster_async::ClusterConnection;
-use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
 use subtle::ConstantTimeEq;
-use tokio::sync::OnceCell;
 
 use super::conf::RedisKeyConf;
 use super::intercept::status_response;
 use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done};
+use crate::redis_conn::Redis;
 
 /// Metadata keys (go-zero's `appKey`, `tokenKey`).
 pub(crate) const APP_KEY: &str = "app";
@@ -41,27 +37,12 @@ const ACCESS_DENIED: &str = "access denied";
 /// How long a token read from Redis is trusted (go-zero's `defaultExpiration`), spread by
 /// ±5 % so entries don't all expire together (as go-zero's cache does).
 const CACHE_EXPIRY: Duration = Duration::from_secs(5 * 60);
-/// go-zero's `RedisConf.PingTimeout` default; bounds connecting and each reply.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Calls to these services skip auth so health probes (which send no metadata) keep working.
 const EXEMPT: &[&str] = &["/grpc.health.v1.Health/"];
 
-/// A connection to the Redis holding the app → token hash, made on first use.
-enum Store {
-    Node(redis::Client),
-    Cluster(redis::cluster::ClusterClient),
-}
-
-#[derive(Clone)]
-enum Conn {
-    Node(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
 /// Checks `app`/`token` against the hash `key` (go-zero's `auth.Authenticator`).
 pub(crate) struct Authenticator {
-    store: Store,
-    conn: OnceCell<Conn>,
+    redis: Redis,
     key: String,
     strict: bool,
     cache: Mutex<HashMap<String, (String, Instant)>>,
@@ -76,99 +57,23 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-/// `host:port` → a TCP address (port 6379 when left out).
-fn addr(host: &str) -> Result<ConnectionAddr, String> {
-    let host = host.trim();
-    let (h, port) = match host.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| format!("Redis.Host `{host}` is not host:port"))?,
-        ),
-        _ => (host, 6379),
-    };
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    if h.is_empty() {
-        return Err(format!("Redis.Host `{host}` has no host"));
-    }
-    Ok(ConnectionAddr::Tcp(h.to_owned(), port))
-}
-
 impl Authenticator {
     /// Prepares the authenticator for `conf` without connecting (go-zero's `NonBlock`): the
     /// connection is made by the first call and remade after failures.
     pub(crate) fn new(conf: &RedisKeyConf, strict: bool) -> Result<Self, String> {
-        if let Some(err) = conf.problem() {
-            return Err(err);
-        }
-        let mut settings = RedisConnectionInfo::default();
-        if !conf.user.is_empty() {
-            settings = settings.set_username(&conf.user);
-        }
-        if !conf.pass.is_empty() {
-            settings = settings.set_password(&conf.pass);
-        }
-        let store = if conf.r#type.eq_ignore_ascii_case("cluster") {
-            let mut nodes = Vec::new();
-            for h in conf.host.split(',').filter(|h| !h.trim().is_empty()) {
-                let info = addr(h)?
-                    .into_connection_info()
-                    .map_err(|e| e.to_string())?
-                    .set_redis_settings(settings.clone());
-                nodes.push(info);
-            }
-            let client = ClusterClientBuilder::new(nodes)
-                .connection_timeout(REDIS_TIMEOUT)
-                .response_timeout(REDIS_TIMEOUT)
-                .build()
-                .map_err(|e| format!("Redis: {e}"))?;
-            Store::Cluster(client)
-        } else {
-            let info = addr(&conf.host)?
-                .into_connection_info()
-                .map_err(|e| e.to_string())?
-                .set_redis_settings(settings);
-            Store::Node(redis::Client::open(info).map_err(|e| format!("Redis: {e}"))?)
-        };
         Ok(Authenticator {
-            store,
-            conn: OnceCell::new(),
+            redis: Redis::new(conf)?,
             key: conf.key.clone(),
             strict,
             cache: Mutex::new(HashMap::new()),
         })
     }
 
-    async fn conn(&self) -> redis::RedisResult<Conn> {
-        self.conn
-            .get_or_try_init(|| async {
-                match &self.store {
-                    Store::Node(client) => {
-                        let config = ConnectionManagerConfig::new()
-                            .set_connection_timeout(Some(REDIS_TIMEOUT))
-                            .set_response_timeout(Some(REDIS_TIMEOUT))
-                            .set_number_of_retries(1);
-                        ConnectionManager::new_with_config(client.clone(), config)
-                            .await
-                            .map(Conn::Node)
-                    }
-                    Store::Cluster(client) => {
-                        client.get_async_connection().await.map(Conn::Cluster)
-                    }
-                }
-            })
-            .await
-            .cloned()
-    }
-
     /// `HGET key app`.
     async fn fetch(&self, app: &str) -> redis::RedisResult<Option<String>> {
         let mut cmd = redis::cmd("HGET");
         cmd.arg(&self.key).arg(app);
-        match self.conn().await? {
-            Conn::Node(mut c) => cmd.query_async(&mut c).await,
-            Conn::Cluster(mut c) => cmd.query_async(&mut c).await,
-        }
+        self.redis.query(&cmd).await
     }
 
     fn cached(&self, app: &str) -> Option<String> {
@@ -614,10 +519,6 @@ mod tests {
                 .unwrap_err()
                 .contains("Type")
         );
-        assert!(
-            matches!(addr("redis.local"), Ok(ConnectionAddr::Tcp(h, 6379)) if h == "redis.local")
-        );
-        assert!(addr("h:x").is_err());
         let mut headers = http::HeaderMap::new();
         headers.insert("app", "a".parse().unwrap());
         assert_eq!(credentials(&headers), None);
