@@ -499,7 +499,11 @@ fn links_to_files_and_directories_are_never_written_through() {
     std::fs::write(&api, "service w-api {\n\t@handler ping2\n\tget /ping2\n}\n").unwrap();
     api_go(&api, &svc).assert().success();
     assert_eq!(std::fs::read_to_string(&planted).unwrap(), "planted\n");
-    assert!(std::fs::read_to_string(svc.join("src/routes.rs")).unwrap().contains("/ping2"));
+    assert!(
+        std::fs::read_to_string(svc.join("src/routes.rs"))
+            .unwrap()
+            .contains("/ping2")
+    );
 
     // A generated file replaced by a link to a file the user cares about.
     let profile = write(tmp.path(), "home/.bashrc", "# mine\n");
