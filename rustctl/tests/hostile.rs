@@ -314,7 +314,7 @@ fn new_refuses_names_that_are_not_service_names() {
 fn imports_read_only_contracts_inside_the_project() {
     let outer = tempfile::tempdir().unwrap();
     let project = outer.path().join("project");
-    write(&outer.path(), "secret.api", "SECRET_OUTSIDE_THE_PROJECT\n");
+    write(outer.path(), "secret.api", "SECRET_OUTSIDE_THE_PROJECT\n");
     write(&project, "shared/ok.api", "type Ok {}\n");
     write(&project, "notes.txt", "SECRET_NOTES\n");
     symlink(outer.path().join("secret.api"), project.join("linked.api")).unwrap();
