@@ -788,10 +788,14 @@ fn max_level(level: LogLevel) -> Level {
 }
 
 /// Builds the logging layer for `conf`; the writer's guard is kept until [`flush`].
+///
+/// # Errors
+/// The output cannot be opened (in file mode, a `Log.Path` directory that cannot be created
+/// or written) or the writer thread cannot start; the message names the key.
 pub(crate) fn layer<S>(
     conf: &LogConf,
     service: &str,
-) -> std::io::Result<impl tracing_subscriber::Layer<S> + Send + Sync + 'static>
+) -> Result<impl tracing_subscriber::Layer<S> + Send + Sync + 'static, String>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -800,6 +804,8 @@ where
     } else {
         service
     };
+    let unopened =
+        |e: &dyn fmt::Display| format!("Log.Path `{}`: cannot open the log output: {e}", conf.path);
     let out: Box<dyn std::io::Write + Send> = match (conf.mode, conf.rotation) {
         (LogMode::Console, _) => Box::new(std::io::stdout()),
         (LogMode::File, Rotation::Size) => {
@@ -809,7 +815,10 @@ where
                 compress: conf.compress,
             };
             let max_size = conf.max_size.saturating_mul(1 << 20);
-            Box::new(SizeRotatingFile::open(&conf.path, prefix, max_size, keep)?)
+            Box::new(
+                SizeRotatingFile::open(&conf.path, prefix, max_size, keep)
+                    .map_err(|e| unopened(&e))?,
+            )
         }
         (LogMode::File, rotation) => {
             let hourly = rotation == Rotation::Hourly;
@@ -827,9 +836,7 @@ where
             if conf.keep_days > 0 {
                 b = b.max_log_files(conf.keep_days.saturating_mul(per_day));
             }
-            let appender = b
-                .build(&conf.path)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let appender = b.build(&conf.path).map_err(|e| unopened(&e))?;
             Box::new(appender)
         }
     };
@@ -844,7 +851,8 @@ where
         &service,
     ));
     let render = format.clone();
-    let (writer, guard) = logwriter::spawn(out, Box::new(move |p, out| render.render(p, out)))?;
+    let (writer, guard) = logwriter::spawn(out, Box::new(move |p, out| render.render(p, out)))
+        .map_err(|e| format!("Log: cannot start the log writer thread: {e}"))?;
     *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
     let level = max_level(conf.level);
     *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Direct {

@@ -225,7 +225,8 @@ pub struct Server {
     signature: Option<Option<Signature>>,
     /// The config sections route groups read their JWT keys from (not unknown keys).
     jwt_sections: Vec<String>,
-    /// Config problems found while adding routes; `listen` refuses to start with them.
+    /// Config problems found while setting up and adding routes; `listen` refuses to start
+    /// with them.
     problems: Vec<String>,
     ready: Arc<AtomicBool>,
 }
@@ -238,7 +239,8 @@ impl Server {
 
     /// Like [`Server::new`] with shedding reading CPU usage from `cpu` (for tests and drills).
     pub fn with_cpu_source(conf: RestConf, cpu: CpuSource) -> Self {
-        crate::setup::init(&conf);
+        // A log output that cannot be opened stops `listen`: no service runs without its logs.
+        let problems = crate::setup::init(&conf).err().into_iter().collect();
         let metrics = Arc::new(Metrics::new());
         let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
             .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
@@ -267,7 +269,7 @@ impl Server {
             limit,
             signature: None,
             jwt_sections: Vec::new(),
-            problems: Vec::new(),
+            problems,
             ready: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -448,8 +450,9 @@ impl Server {
     /// Binds the listeners and starts serving; returns a handle to stop it.
     ///
     /// # Errors
-    /// Binding fails, or a config problem found while adding routes (a `jwt` section
-    /// without a usable `AccessSecret`): the message names the key.
+    /// Binding fails, or a config problem found while setting up (a log output that cannot be
+    /// opened) or adding routes (a `jwt` section without a usable `AccessSecret`): the message
+    /// names the key (`Log.Path`, the section's `AccessSecret`).
     pub async fn listen(self) -> std::io::Result<Running> {
         if !self.problems.is_empty() {
             return Err(std::io::Error::new(

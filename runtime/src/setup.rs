@@ -26,11 +26,20 @@ pub(crate) fn otel_enabled() -> bool {
     OTEL.load(Ordering::Relaxed)
 }
 
-/// Sets up logging and tracing from `conf` once per process.
+/// Why the log output of the first call to [`init`] could not be opened, kept for every call.
+static LOG_ERROR: OnceLock<String> = OnceLock::new();
+
+/// Sets up logging and tracing from `conf` once per process; later calls return the first
+/// call's result.
 ///
 /// If the host already installed a global subscriber, the runtime leaves it alone (requests
 /// still get trace ids and `traceparent`, but logs follow the host's format).
-pub fn init(conf: &RestConf) {
+///
+/// # Errors
+/// The log output `conf.log` names cannot be opened (a `Log.Path` directory that cannot be
+/// created or written): the message names the key. Servers refuse to start with it rather than
+/// run without logs.
+pub fn init(conf: &RestConf) -> Result<(), String> {
     PROVIDER.get_or_init(|| {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         // Without an exporter the OpenTelemetry layer would only mint ids, which the trace
@@ -43,16 +52,16 @@ pub fn init(conf: &RestConf) {
                 .with_tracer(telemetry::tracer(&provider))
                 .with_filter(LevelFilter::INFO)
         });
-        let fmt = match log::layer(&conf.log, &conf.name) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                eprintln!("rustctl-runtime: cannot open log output: {e}");
-                None
-            }
+        let (fmt, log_error) = match log::layer(&conf.log, &conf.name) {
+            Ok(l) => (Some(l), None),
+            Err(e) => (None, Some(e)),
         };
         let subscriber = tracing_subscriber::registry().with(otel).with(fmt);
         if tracing::subscriber::set_global_default(subscriber).is_err() {
             return None;
+        }
+        if let Some(e) = log_error {
+            let _ = LOG_ERROR.set(e);
         }
         OTEL.store(exporting, Ordering::Relaxed);
         log::enable_direct();
@@ -65,6 +74,7 @@ pub fn init(conf: &RestConf) {
         opentelemetry::global::set_tracer_provider(provider.clone());
         Some(provider)
     });
+    LOG_ERROR.get().map_or(Ok(()), |e| Err(e.clone()))
 }
 
 /// Exports buffered spans now.

@@ -58,6 +58,33 @@ fn every_template_output_for_a_contract_using_every_feature() {
     insta::assert_snapshot!("every__listing", listing);
 }
 
+/// Generated crates forbid unsafe code: on their own through `[lints.rust]`, inside rustctl's
+/// workspace through its lints.
+#[test]
+fn generated_crates_forbid_unsafe_code() {
+    let checked = api::check(&corpus("minimal.api"));
+    let service = lower(&checked.loaded, "minimal.api");
+    let templates = Templates::load(None).unwrap();
+    for standalone in [true, false] {
+        let options = Options {
+            standalone,
+            ..options()
+        };
+        let plan = plan(&service, &templates, &options).unwrap();
+        let cargo = plan
+            .files
+            .iter()
+            .find(|f| f.path == Path::new("Cargo.toml"))
+            .unwrap();
+        let want = if standalone {
+            "\n[lints.rust]\nunsafe_code = \"forbid\"\n"
+        } else {
+            "\n[lints]\nworkspace = true\n"
+        };
+        assert!(cargo.contents.contains(want), "{}", cargo.contents);
+    }
+}
+
 #[test]
 fn the_new_service_contract_and_its_files() {
     let templates = Templates::load(None).unwrap();

@@ -55,3 +55,38 @@ fn every_example_is_in_sync_with_its_contract() {
         );
     }
 }
+
+/// Every crate of the workspace (the examples included) inherits its lints, and they forbid
+/// unsafe code.
+#[test]
+fn every_workspace_member_forbids_unsafe_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |path: &Path| -> toml::Table {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.parse()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let workspace = read(&root.join("Cargo.toml"));
+    assert_eq!(
+        workspace["workspace"]["lints"]["rust"]["unsafe_code"].as_str(),
+        Some("forbid")
+    );
+    let members = workspace["workspace"]["members"].as_array().unwrap();
+    for dir in ["patient", "epro", "trial/trial-api", "trial/trial-rpc"] {
+        let member = format!("examples/{dir}");
+        assert!(
+            members.iter().any(|m| m.as_str() == Some(&member)),
+            "{member} is not a workspace member"
+        );
+    }
+    for member in members {
+        let manifest = root.join(member.as_str().unwrap()).join("Cargo.toml");
+        let lints = read(&manifest).get("lints").cloned();
+        assert_eq!(
+            lints.as_ref().and_then(|l| l.get("workspace")),
+            Some(&toml::Value::Boolean(true)),
+            "{}: needs `[lints] workspace = true`",
+            manifest.display()
+        );
+    }
+}

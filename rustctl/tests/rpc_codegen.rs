@@ -62,6 +62,35 @@ fn streaming_of_all_four_kinds_well_known_types_and_two_services() {
     snapshot_plan("streams", &fixture("valid/streams.proto"), &[]);
 }
 
+/// Generated crates forbid unsafe code: on their own through `[lints.rust]`, inside rustctl's
+/// workspace through its lints.
+#[test]
+fn generated_crates_forbid_unsafe_code() {
+    let compiled = proto::compile(&fixture("valid/streams.proto"), &[]).unwrap();
+    let rpc = proto::lower::lower(&compiled);
+    let pb = proto::generate_code(&compiled).unwrap();
+    let descriptor = prost::Message::encode_to_vec(&compiled.descriptors);
+    let templates = Templates::load(None).unwrap();
+    for standalone in [true, false] {
+        let options = Options {
+            standalone,
+            ..options()
+        };
+        let plan = plan(&rpc, &pb, &descriptor, &templates, &options).unwrap();
+        let cargo = plan
+            .files
+            .iter()
+            .find(|f| f.path == Path::new("Cargo.toml"))
+            .unwrap();
+        let want = if standalone {
+            "\n[lints.rust]\nunsafe_code = \"forbid\"\n"
+        } else {
+            "\n[lints]\nworkspace = true\n"
+        };
+        assert!(cargo.contents.contains(want), "{}", cargo.contents);
+    }
+}
+
 #[test]
 fn imports_resolve_against_the_file_and_include_paths() {
     let compiled = proto::compile(&fixture("valid/imports.proto"), &[]).unwrap();

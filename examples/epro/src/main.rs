@@ -22,7 +22,13 @@ const CONFIG: &str = "etc/epro-api.yaml";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let path = rustctl_runtime::config::path_from_args(CONFIG);
+    let path = match rustctl_runtime::config::path_from_args(CONFIG) {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config: config::Config = match rustctl_runtime::config::load_service(&path) {
         Ok(config) => config,
         Err(e) => {

@@ -13,6 +13,7 @@ mod de;
 mod rest;
 mod source;
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -206,41 +207,158 @@ fn check<T: Validate>(t: &T, file: &Path) -> Result<(), ConfigError> {
     }
 }
 
-/// The config file named on the command line with `-f FILE` (go-zero's flag; also `--file FILE`,
-/// `-f=FILE`, `--file=FILE`), or `default` when none is given.
-pub fn path_from_args(default: &str) -> PathBuf {
-    path_from(std::env::args().skip(1), default)
+/// A command line [`path_from_args`] cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    /// `-f` (or `--file`) came last, or `-f=` had nothing after the `=`.
+    #[error("`{flag}` needs a value: `{flag} FILE` names the config file to load")]
+    MissingValue {
+        /// The flag as given (`-f`, `--file`, `-f=`, `--file=`).
+        flag: String,
+    },
+    /// `-f=FILE` with a `FILE` that is not valid Unicode, on a system where only the separate
+    /// form can carry it.
+    #[error("`{flag}FILE`: FILE is not valid Unicode; give it as `-f FILE`")]
+    NotUnicode {
+        /// The flag as given (`-f=`, `--file=`).
+        flag: String,
+    },
 }
 
-fn path_from(args: impl IntoIterator<Item = String>, default: &str) -> PathBuf {
+/// The config file named on the command line with `-f FILE` (go-zero's flag; also `--file FILE`,
+/// `-f=FILE`, `--file=FILE`), or `default` when none is given; see [`path_from`].
+///
+/// # Errors
+/// As [`path_from`].
+pub fn path_from_args(default: &str) -> Result<PathBuf, ArgsError> {
+    path_from(std::env::args_os().skip(1), default)
+}
+
+/// The config file named by `args` (the command line without the program name) with
+/// `-f FILE`, `--file FILE`, `-f=FILE` or `--file=FILE`, or `default` when no argument names
+/// one. The first such argument wins; other arguments are left to the caller. Paths need not
+/// be valid Unicode.
+///
+/// # Errors
+/// A flag without a value (`-f` last, an empty `-f=` or `-f ""`), rather than quietly loading
+/// `default`; on systems other than Unix and Windows, `-f=FILE` with a `FILE` that is not
+/// valid Unicode.
+pub fn path_from(
+    args: impl IntoIterator<Item = OsString>,
+    default: &str,
+) -> Result<PathBuf, ArgsError> {
+    let missing = |flag: &str| ArgsError::MissingValue {
+        flag: flag.to_owned(),
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "-f" || arg == "--file" {
-            if let Some(path) = args.next() {
-                return PathBuf::from(path);
+            let flag = arg.to_string_lossy();
+            return match args.next() {
+                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                _ => Err(missing(&flag)),
+            };
+        }
+        for flag in ["-f=", "--file="] {
+            if let Some(path) = strip_prefix(&arg, flag) {
+                return match path {
+                    Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                    Some(_) => Err(missing(flag)),
+                    None => Err(ArgsError::NotUnicode {
+                        flag: flag.to_owned(),
+                    }),
+                };
             }
-        } else if let Some(path) = arg
-            .strip_prefix("-f=")
-            .or_else(|| arg.strip_prefix("--file="))
-        {
-            return PathBuf::from(path);
         }
     }
-    PathBuf::from(default)
+    Ok(PathBuf::from(default))
+}
+
+/// What follows `prefix` in `arg`, if `arg` starts with it: `Some(None)` when the rest cannot
+/// be cut out of a non-Unicode `arg` on this system.
+fn strip_prefix(arg: &OsStr, prefix: &str) -> Option<Option<OsString>> {
+    if let Some(s) = arg.to_str() {
+        return s.strip_prefix(prefix).map(|rest| Some(rest.into()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        arg.as_bytes()
+            .strip_prefix(prefix.as_bytes())
+            .map(|rest| Some(OsStr::from_bytes(rest).to_owned()))
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::ffi::{OsStrExt, OsStringExt};
+        let arg: Vec<u16> = arg.encode_wide().collect();
+        let prefix: Vec<u16> = prefix.encode_utf16().collect();
+        arg.strip_prefix(&prefix[..])
+            .map(|rest| Some(OsString::from_wide(rest)))
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        arg.as_encoded_bytes()
+            .starts_with(prefix.as_bytes())
+            .then_some(None)
+    }
 }
 
 #[cfg(test)]
 mod path_tests {
     use super::*;
 
+    fn p(args: &[&str]) -> Result<PathBuf, ArgsError> {
+        path_from(args.iter().map(OsString::from), "etc/d.yaml")
+    }
+
+    fn missing(flag: &str) -> Result<PathBuf, ArgsError> {
+        Err(ArgsError::MissingValue { flag: flag.into() })
+    }
+
     #[test]
     fn config_path_flags() {
-        let p = |args: &[&str]| path_from(args.iter().map(|s| s.to_string()), "etc/d.yaml");
-        assert_eq!(p(&[]), PathBuf::from("etc/d.yaml"));
-        assert_eq!(p(&["-f", "etc/x.yaml"]), PathBuf::from("etc/x.yaml"));
-        assert_eq!(p(&["--file", "a.yaml"]), PathBuf::from("a.yaml"));
-        assert_eq!(p(&["-f=b.yaml"]), PathBuf::from("b.yaml"));
-        assert_eq!(p(&["--file=c.yaml"]), PathBuf::from("c.yaml"));
-        assert_eq!(p(&["-f"]), PathBuf::from("etc/d.yaml"));
+        assert_eq!(p(&[]), Ok(PathBuf::from("etc/d.yaml")));
+        assert_eq!(p(&["-v"]), Ok(PathBuf::from("etc/d.yaml")));
+        assert_eq!(p(&["-f", "etc/x.yaml"]), Ok(PathBuf::from("etc/x.yaml")));
+        assert_eq!(p(&["--file", "a.yaml"]), Ok(PathBuf::from("a.yaml")));
+        assert_eq!(p(&["-f=b.yaml"]), Ok(PathBuf::from("b.yaml")));
+        assert_eq!(p(&["--file=c.yaml"]), Ok(PathBuf::from("c.yaml")));
+        assert_eq!(p(&["-f", "x.yaml", "-f"]), Ok(PathBuf::from("x.yaml")));
+    }
+
+    #[test]
+    fn a_flag_without_a_value_is_an_error_not_the_default() {
+        assert_eq!(p(&["-f"]), missing("-f"));
+        assert_eq!(p(&["--file"]), missing("--file"));
+        assert_eq!(p(&["-f", ""]), missing("-f"));
+        assert_eq!(p(&["-f="]), missing("-f="));
+        assert_eq!(p(&["--file="]), missing("--file="));
+        let e = p(&["-f"]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "`-f` needs a value: `-f FILE` names the config file to load"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_need_not_be_unicode() {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let name = OsString::from_vec(b"etc/\xff.yaml".to_vec());
+        let flag = |f: &str| {
+            let mut arg = f.as_bytes().to_vec();
+            arg.extend_from_slice(name.as_bytes());
+            OsString::from_vec(arg)
+        };
+        let from = |args: Vec<OsString>| path_from(args, "etc/d.yaml");
+        let want = Ok(PathBuf::from(&name));
+        assert_eq!(from(vec!["-f".into(), name.clone()]), want);
+        assert_eq!(from(vec![flag("-f=")]), want);
+        assert_eq!(from(vec![flag("--file=")]), want);
+        // Other arguments that are not Unicode are left alone.
+        assert_eq!(
+            from(vec![flag("--other="), "-f".into(), "x.yaml".into()]),
+            Ok(PathBuf::from("x.yaml"))
+        );
     }
 }

@@ -43,6 +43,8 @@ pub struct RpcServer {
     reflection: Vec<&'static [u8]>,
     shedder: Option<Arc<Shedder>>,
     breakers: Arc<Breakers>,
+    /// Why the log output could not be opened; `listen` refuses to start with it.
+    log_error: Option<String>,
 }
 
 impl RpcServer {
@@ -53,7 +55,7 @@ impl RpcServer {
 
     /// Like [`RpcServer::new`] with shedding reading CPU usage from `cpu` (tests and drills).
     pub fn with_cpu_source(conf: RpcServerConf, cpu: CpuSource) -> Self {
-        crate::setup::init(&conf.setup_conf());
+        let log_error = crate::setup::init(&conf.setup_conf()).err();
         for key in &conf.unknown_keys {
             tracing::warn!(key = %key, "unknown config key ignored");
         }
@@ -72,6 +74,7 @@ impl RpcServer {
             reflection: Vec::new(),
             shedder,
             breakers: Arc::new(Breakers::default()),
+            log_error,
         }
     }
 
@@ -126,7 +129,17 @@ impl RpcServer {
 
     /// Binds `ListenOn` (port 0: any free port) and the dev server, and serves in the
     /// background; returns a handle to stop it.
+    ///
+    /// # Errors
+    /// The log output cannot be opened (the message names `Log.Path`), `ListenOn` is not
+    /// `host:port`, `Auth` is on with an unusable `Redis` section, or binding fails.
     pub async fn listen(mut self) -> std::io::Result<RunningRpc> {
+        if let Some(e) = self.log_error.take() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("config: {e}"),
+            ));
+        }
         let c = self.conf.clone();
         let (host, port) = split_host_port(&c.listen_on).ok_or_else(|| {
             std::io::Error::new(
