@@ -237,13 +237,13 @@ struct PostRotate {
 
 impl PostRotate {
     fn run(self) {
-        if self.keep.compress {
-            if let Err(e) = gzip(&self.backup) {
-                eprintln!(
-                    "log rotation: gzip of {} failed: {e}",
-                    self.backup.display()
-                );
-            }
+        if self.keep.compress
+            && let Err(e) = gzip(&self.backup)
+        {
+            eprintln!(
+                "log rotation: gzip of {} failed: {e}",
+                self.backup.display()
+            );
         }
         if let Err(e) = prune(
             &self.dir,

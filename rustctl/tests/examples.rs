@@ -1,5 +1,6 @@
 //! The examples are generated from their contracts and committed: regenerating them must change
-//! nothing (`--check`), so a contract edit without regeneration fails CI.
+//! nothing (`--check`), so a contract edit without regeneration fails CI. Also what the
+//! workspace's manifests promise about every member: its lints and its `rust-version`.
 
 use std::path::Path;
 
@@ -89,4 +90,50 @@ fn every_workspace_member_forbids_unsafe_code() {
             manifest.display()
         );
     }
+}
+
+/// The workspace's `rust-version` is one the code and every locked dependency build with: at
+/// least 1.88 (let chains) and at least each dependency's own `rust-version`.
+#[test]
+fn the_declared_rust_version_covers_every_dependency() {
+    let version = |v: &str| -> Vec<u32> {
+        let mut parts: Vec<u32> = v.split('.').map(|n| n.parse().unwrap()).collect();
+        parts.resize(3, 0);
+        parts
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let members = metadata["workspace_members"].as_array().unwrap();
+    let mut declared = None;
+    let mut needed = (version("1.88"), "let chains".to_owned());
+    for package in metadata["packages"].as_array().unwrap() {
+        let Some(v) = package["rust_version"].as_str() else {
+            continue;
+        };
+        let name = package["name"].as_str().unwrap();
+        if members.contains(&package["id"]) {
+            if name == "rustctl-runtime" || name == "rustctl" {
+                assert_eq!(*declared.get_or_insert(v), v, "{name}");
+            }
+        } else if version(v) > needed.0 {
+            needed = (version(v), format!("{name} {}", package["version"]));
+        }
+    }
+    let declared = declared.expect("rustctl and rustctl-runtime declare a rust-version");
+    assert!(
+        version(declared) >= needed.0,
+        "rust-version {declared} is older than {:?}, which {} needs",
+        needed.0,
+        needed.1
+    );
 }

@@ -470,7 +470,7 @@ impl AesKey {
 /// AES-ECB with PKCS#5 padding (go-zero's `codec.EcbDecrypt`).
 pub(crate) fn ecb_decrypt(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     let cipher = AesKey::new(key)?;
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return None;
     }
     let mut out = data.to_vec();
