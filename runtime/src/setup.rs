@@ -68,6 +68,7 @@ pub fn init(conf: &RestConf) -> Result<(), String> {
         for note in notes {
             match note {
                 telemetry::Note::Info(m) => tracing::info!("{m}"),
+                telemetry::Note::Warn(m) => tracing::warn!("{m}"),
                 telemetry::Note::Error(m) => tracing::error!("{m}"),
             }
         }

@@ -53,11 +53,15 @@ pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> (SdkTracerProvide
             Ok(exp) => b = b.with_batch_exporter(exp),
             Err(e) => notes.push(Note::Error(format!("telemetry exporter not started: {e}"))),
         }
-        if matches!(conf.batcher, Batcher::Jaeger | Batcher::Zipkin) {
-            notes.push(Note::Info(format!(
-                "Telemetry.Batcher {:?}: sending OTLP/gRPC to {endpoint} (Jaeger accepts OTLP)",
-                conf.batcher
-            )));
+        match conf.batcher {
+            Batcher::Jaeger => notes.push(Note::Info(format!(
+                "Telemetry.Batcher jaeger: sending OTLP/gRPC to {endpoint} (Jaeger accepts OTLP)"
+            ))),
+            Batcher::Zipkin => notes.push(Note::Warn(format!(
+                "Telemetry.Batcher zipkin: Zipkin's own protocol is not supported; sending \
+                 OTLP/gRPC to {endpoint} (an OpenTelemetry Collector can forward it to Zipkin)"
+            ))),
+            _ => {}
         }
     }
     (b.build(), notes)
@@ -67,6 +71,8 @@ pub(crate) fn provider(conf: &TelemetryConf, service: &str) -> (SdkTracerProvide
 pub(crate) enum Note {
     /// Informational.
     Info(String),
+    /// A setting that does not do all it says.
+    Warn(String),
     /// The exporter could not be built.
     Error(String),
 }
@@ -157,4 +163,34 @@ fn exporter(conf: &TelemetryConf, endpoint: &str) -> Result<Exporter, String> {
 /// The tracer the tracing layer uses.
 pub(crate) fn tracer(provider: &SdkTracerProvider) -> Tracer {
     provider.tracer("rustctl-runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notes(batcher: Batcher) -> Vec<Note> {
+        let conf = TelemetryConf {
+            endpoint: "127.0.0.1:4317".into(),
+            batcher,
+            ..TelemetryConf::default()
+        };
+        let (provider, notes) = provider(&conf, "svc");
+        let _ = provider.shutdown();
+        notes
+    }
+
+    #[tokio::test]
+    async fn jaeger_and_zipkin_are_sent_as_otlp_and_zipkin_warns() {
+        let [Note::Info(jaeger)] = &notes(Batcher::Jaeger)[..] else {
+            panic!("jaeger: one info note");
+        };
+        assert!(jaeger.contains("OTLP/gRPC to 127.0.0.1:4317"), "{jaeger}");
+        let [Note::Warn(zipkin)] = &notes(Batcher::Zipkin)[..] else {
+            panic!("zipkin: one warning");
+        };
+        assert!(zipkin.contains("not supported"), "{zipkin}");
+        assert!(zipkin.contains("OTLP/gRPC to 127.0.0.1:4317"), "{zipkin}");
+        assert!(notes(Batcher::Otlpgrpc).is_empty());
+    }
 }

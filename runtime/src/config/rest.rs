@@ -376,7 +376,8 @@ pub enum Batcher {
     File,
     /// Accepted for go-zero configs: Jaeger speaks OTLP, so spans go there as OTLP/gRPC.
     Jaeger,
-    /// Zipkin is not supported; accepted and treated like `jaeger` with a warning.
+    /// Accepted for go-zero configs: Zipkin's own protocol is not supported, so spans go to the
+    /// endpoint as OTLP/gRPC (as for `jaeger`), with a warning.
     Zipkin,
 }
 
