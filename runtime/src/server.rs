@@ -3,8 +3,8 @@
 //!
 //! Stack, outermost first (each can be switched off under `Middlewares`):
 //! recover → trace → access log → metrics → CORS → MaxConns → shedding (pro mode) →
-//! breaker → timeout → MaxBytes → gunzip → rate limit → JWT (routes with `jwt` or
-//! `jwtTransition`) → content-security signature (routes with `signature`) →
+//! breaker → MaxBytes → rate limit → JWT (routes with `jwt` or `jwtTransition`) → timeout →
+//! gunzip → content-security signature (routes with `signature`) →
 //! user middlewares (in the order the contract names them) → handler.
 
 use std::collections::HashMap;

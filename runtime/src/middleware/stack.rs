@@ -2,11 +2,14 @@
 //! inside one future.
 //!
 //! Order, outermost first: recover → trace → access log → metrics → CORS → MaxConns →
-//! shedding → breaker → timeout → MaxBytes → gunzip → rate limit → JWT → (then, as tower
+//! shedding → breaker → MaxBytes → rate limit → JWT → timeout → gunzip → (then, as tower
 //! layers inside the stack: content-security signature, the contract's middlewares, the
-//! handler). Stages are admitted in that order and finished in reverse; a stage that answers
-//! a request itself (a 503, 413, 429, 401, a CORS preflight) skips everything after it,
-//! while every stage before it still sees the answer: it is logged, counted and traced.
+//! handler). The stages from access log to JWT are admitted in that order and finished in
+//! reverse; a stage that answers a request itself (a 503, 413, 429, 401, a CORS preflight)
+//! skips everything after it, while every stage before it still sees the answer: it is
+//! logged, counted and traced. Only an admitted request gets the rest: the timeout (counted
+//! from the request's arrival) bounds the gzip body's inflation and everything inside it, so
+//! a request refused by the rate limit or JWT is never inflated.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
