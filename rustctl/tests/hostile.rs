@@ -192,6 +192,21 @@ fn groups_and_handlers_that_share_a_module_are_refused_naming_both_lines() {
     assert!(!dir.path().join("svc").exists(), "nothing is generated");
 }
 
+/// `api validate` (with `extra` flags) on `contract` fails with every message of `expected`.
+fn assert_refused(file: &Path, contract: &str, extra: &[&str], expected: &[&str]) {
+    std::fs::write(file, contract).unwrap();
+    let mut assert = rustctl()
+        .args(["api", "validate"])
+        .args(extra)
+        .arg("--api")
+        .arg(file)
+        .assert()
+        .code(1);
+    for message in expected {
+        assert = assert.stderr(predicate::str::contains(*message));
+    }
+}
+
 #[test]
 fn handler_names_are_checked_in_the_chosen_style() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,58 +220,41 @@ fn handler_names_are_checked_in_the_chosen_style() {
         .arg(&api)
         .assert()
         .success();
-    rustctl()
-        .args(["api", "validate", "--style", "lower", "--api"])
-        .arg(&api)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "h.api:4:11: handler `getuser` and handler `get_user` both become `getuser`",
-        ));
-    let same = write(
-        dir.path(),
-        "s.api",
+    let contract = std::fs::read_to_string(&api).unwrap();
+    assert_refused(
+        &api,
+        &contract,
+        &["--style", "lower"],
+        &["h.api:4:11: handler `getuser` and handler `get_user` both become `getuser`"],
+    );
+    assert_refused(
+        &dir.path().join("s.api"),
         "type addReq {}\ntype AddReq {}\n\
          @server(\n\tmiddleware: AdminOnly, admin_only\n)\n\
          service s-api {\n\t@handler GetUser\n\tget /a\n\t@handler get_user\n\tget /b\n}\n",
-    );
-    rustctl()
-        .args(["api", "validate", "--api"])
-        .arg(&same)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
+        &[],
+        &[
             "s.api:2:6: type `AddReq` and type `addReq`",
-        ))
-        .stderr(predicate::str::contains(
             "s.api:4:25: middleware `admin_only` and middleware `AdminOnly`",
-        ))
-        .stderr(predicate::str::contains(
             "s.api:9:11: handler `get_user` and handler `GetUser`",
-        ));
+        ],
+    );
 }
 
 #[test]
 fn rust_keywords_and_builtin_names_are_refused_or_escaped() {
     let dir = tempfile::tempdir().unwrap();
-    let api = write(
-        dir.path(),
-        "k.api",
+    assert_refused(
+        &dir.path().join("k.api"),
         "type Self {}\ntype String {\n\tX int `json:\"x\"`\n}\n\
          type Req {\n\tName string `json:\"name\"`\n}\n\
          service k-api {\n\t@handler get\n\tpost /a (Req)\n}\n",
-    );
-    rustctl()
-        .args(["api", "validate", "--api"])
-        .arg(&api)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
+        &[],
+        &[
             "k.api:1:6: type `Self` becomes Rust's `Self`",
-        ))
-        .stderr(predicate::str::contains(
             "k.api:2:6: type `String` becomes Rust's `String`",
-        ));
+        ],
+    );
 }
 
 #[test]
