@@ -30,17 +30,44 @@ pub struct Report {
     /// Scaffold logic files whose function no longer matches the contract, with the expected
     /// signature.
     pub stale: Vec<(PathBuf, String)>,
+    /// Generated files the contract no longer produces (a removed route's handler, say).
+    pub obsolete: Vec<PathBuf>,
+    /// Obsolete files deleted (`--prune`).
+    pub removed: Vec<PathBuf>,
+}
+
+/// How [`apply`] treats the disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    /// Write nothing; only report.
+    pub check: bool,
+    /// Delete obsolete generated files (never a file without rustctl's header outside a
+    /// wholly generated directory, so never one of the user's).
+    pub prune: bool,
 }
 
 impl Report {
-    /// Whether anything was (or would be) created or rewritten.
+    /// Whether anything was (or would be) created, rewritten or left obsolete.
     pub fn changed(&self) -> bool {
-        !self.created.is_empty() || !self.updated.is_empty()
+        !self.created.is_empty() || !self.updated.is_empty() || !self.obsolete.is_empty()
     }
 }
 
 /// Writes `plan` under `dir`. With `check`, writes nothing and reports what would change.
 pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
+    apply_with(
+        plan,
+        dir,
+        Mode {
+            check,
+            prune: false,
+        },
+    )
+}
+
+/// Writes `plan` under `dir` as `mode` says.
+pub fn apply_with(plan: &FilePlan, dir: &Path, mode: Mode) -> io::Result<Report> {
+    let check = mode.check;
     let mut report = Report::default();
     let root = Confined::new(dir);
     let mut seen = BTreeSet::new();
@@ -94,7 +121,48 @@ pub fn apply(plan: &FilePlan, dir: &Path, check: bool) -> io::Result<Report> {
         }
     }
     report.orphaned.sort();
+    report.obsolete = obsolete(plan, dir, &planned)?;
+    if mode.prune && !check {
+        for rel in std::mem::take(&mut report.obsolete) {
+            root.remove(&rel)?;
+            report.removed.push(rel);
+        }
+    }
     Ok(report)
+}
+
+/// Files under `src/` that rustctl generated (its header, or a wholly generated directory)
+/// and that `plan` no longer holds.
+fn obsolete(plan: &FilePlan, dir: &Path, planned: &BTreeSet<&Path>) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    rust_files(&dir.join("src"), &mut found)?;
+    let mut out = Vec::new();
+    for path in found {
+        let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+        if planned.contains(rel.as_path()) {
+            continue;
+        }
+        let wholly = plan.generated_dirs.iter().any(|d| rel.starts_with(d));
+        if wholly || starts_with_header(&path)? {
+            out.push(rel);
+        }
+    }
+    Ok(out)
+}
+
+fn starts_with_header(path: &Path) -> io::Result<bool> {
+    use std::io::Read;
+    let header = crate::codegen::GENERATED_HEADER.as_bytes();
+    let mut first = vec![0; header.len()];
+    let mut file = std::fs::File::open(path)?;
+    let mut read = 0;
+    while read < first.len() {
+        match file.read(&mut first[read..])? {
+            0 => return Ok(false),
+            n => read += n,
+        }
+    }
+    Ok(first == header)
 }
 
 /// A directory rustctl may write below. Paths are relative to it; each one is refused when it
@@ -182,6 +250,21 @@ impl Confined {
             .map(drop)
     }
 
+    /// Removes a file (never through a link), then its directories that are left empty.
+    pub fn remove(&self, rel: &Path) -> io::Result<()> {
+        let path = self.resolve(rel)?;
+        std::fs::remove_file(&path).map_err(|e| with_path(&path, e))?;
+        let mut dir = rel.parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            // Fails (and stops) at the first directory that still holds something.
+            if std::fs::remove_dir(self.resolve(d)?).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+
     /// Creates the missing directories of `rel`'s parent one by one, none through a link.
     fn make_parents(&self, rel: &Path) -> io::Result<()> {
         let Some(parent) = rel.parent() else {
@@ -266,6 +349,7 @@ mod tests {
                 })
                 .collect(),
             owned_dirs: vec![PathBuf::from("src/logic")],
+            generated_dirs: Vec::new(),
             overrides: Vec::new(),
         }
     }

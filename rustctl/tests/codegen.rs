@@ -296,6 +296,9 @@ fn regeneration_keeps_user_files_and_follows_the_contract() {
         svc.join("src/logic/users/delete_user.rs").exists(),
         "orphaned logic is kept, not deleted"
     );
+    // The removed route's handler is obsolete until pruned.
+    api_go(&api, &svc).arg("--check").assert().code(1);
+    api_go(&api, &svc).arg("--prune").assert().success();
     api_go(&api, &svc).arg("--check").assert().success();
 }
 
@@ -425,4 +428,68 @@ fn each_jwt_section_a_contract_names_is_read_and_configured_without_a_usable_sec
     );
     assert_eq!(yaml.matches("AccessSecret:").count(), 2, "{yaml}");
     assert_eq!(yaml.matches("PrevSecret:").count(), 1, "{yaml}");
+}
+
+/// A removed route leaves its handler behind: reported as obsolete, failing `--check`, and
+/// deleted with `--prune`; the route's logic file is the user's and stays.
+#[test]
+fn generated_files_of_removed_routes_are_reported_and_pruned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = tmp.path().join("p.api");
+    let svc = tmp.path().join("svc");
+    std::fs::write(
+        &api,
+        "@server(\n\tgroup: admin\n)\nservice p-api {\n\t@handler ping\n\tget /ping\n}\n\n\
+         service p-api {\n\t@handler pong\n\tget /pong\n}\n",
+    )
+    .unwrap();
+    api_go(&api, &svc).assert().success();
+    // A file of the user's among the handlers: never reported, never deleted.
+    std::fs::write(svc.join("src/handler/notes.rs"), "// mine\n").unwrap();
+    std::fs::write(&api, "service p-api {\n\t@handler pong\n\tget /pong\n}\n").unwrap();
+
+    api_go(&api, &svc)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("obsolete ").and(predicate::str::contains(
+                "src/handler/admin/ping.rs (generated for something no longer in the contract",
+            )),
+        )
+        .stdout(predicate::str::contains(
+            "src/logic/admin/mod.rs (generated",
+        ))
+        .stdout(
+            predicate::str::contains("orphaned")
+                .and(predicate::str::contains("src/logic/admin/ping.rs")),
+        )
+        .stdout(predicate::str::contains("notes.rs").not());
+    assert!(
+        svc.join("src/handler/admin/ping.rs").exists(),
+        "kept without --prune"
+    );
+    api_go(&api, &svc)
+        .arg("--check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("run `rustctl api go --prune`"));
+
+    api_go(&api, &svc).arg("--prune").assert().success().stdout(
+        predicate::str::contains("removed ")
+            .and(predicate::str::contains("src/handler/admin/ping.rs")),
+    );
+    assert!(
+        !svc.join("src/handler/admin").exists(),
+        "empty directories go too"
+    );
+    assert!(!svc.join("src/logic/admin/mod.rs").exists());
+    assert!(
+        svc.join("src/logic/admin/ping.rs").exists(),
+        "logic is the user's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(svc.join("src/handler/notes.rs")).unwrap(),
+        "// mine\n"
+    );
+    api_go(&api, &svc).arg("--check").assert().success();
 }

@@ -9,7 +9,7 @@ use crate::codegen::api::{new_contract, plan};
 use crate::codegen::templates::{Templates, write_all};
 use crate::codegen::{FilePlan, GenError, Options, RuntimeDep};
 use crate::diagnostic::display_path;
-use crate::writer::{Confined, Report, apply};
+use crate::writer::{Confined, Mode, Report, apply_with};
 
 /// The runtime crate of the checkout this binary was built from.
 fn checkout_runtime() -> Option<PathBuf> {
@@ -181,7 +181,11 @@ fn generate(
     let service = lower(&checked.loaded, &contract);
     let options = options(codegen, dir, port, check)?;
     let plan = Templates::load(codegen.home.as_deref()).and_then(|t| plan(&service, &t, &options));
-    write_plan(plan, dir, check, "rustctl api go", o)
+    let mode = Mode {
+        check,
+        prune: codegen.prune,
+    };
+    write_plan(plan, dir, mode, "rustctl api go", o)
 }
 
 /// The generator options for a service in `dir`.
@@ -208,10 +212,11 @@ pub(super) fn options(
 pub(super) fn write_plan(
     plan: Result<FilePlan, GenError>,
     dir: &Path,
-    check: bool,
+    mode: Mode,
     regenerate: &str,
     o: &mut Output<'_>,
 ) -> io::Result<i32> {
+    let check = mode.check;
     let plan = match plan {
         Ok(p) => p,
         Err(e) => {
@@ -222,12 +227,17 @@ pub(super) fn write_plan(
     for name in &plan.overrides {
         writeln!(o.err, "using template override {name}")?;
     }
-    let report = apply(&plan, dir, check)?;
+    let report = apply_with(&plan, dir, mode)?;
     print_report(&report, dir, check, o)?;
     if check && report.changed() {
+        let prune = if report.obsolete.is_empty() {
+            ""
+        } else {
+            " --prune"
+        };
         writeln!(
             o.err,
-            "generated code is out of date with the contract: run `{regenerate}`"
+            "generated code is out of date with the contract: run `{regenerate}{prune}`"
         )?;
         return Ok(1);
     }
@@ -258,6 +268,16 @@ pub(super) fn print_report(
             "orphaned {} (no route in the contract uses it; delete it when you no longer need it)",
             show(p)
         )?;
+    }
+    for p in &report.obsolete {
+        writeln!(
+            o.out,
+            "obsolete {} (generated for something no longer in the contract; `--prune` deletes it)",
+            show(p)
+        )?;
+    }
+    for p in &report.removed {
+        writeln!(o.out, "removed  {}", show(p))?;
     }
     for (p, signature) in &report.stale {
         writeln!(

@@ -139,6 +139,9 @@ pub struct GenArgs {
     /// A directory of template overrides (see `rustctl template init`).
     #[arg(long, value_name = "DIR")]
     pub home: Option<std::path::PathBuf>,
+    /// Delete generated files the contract no longer produces (never one of yours).
+    #[arg(long)]
+    pub prune: bool,
     /// Where the service finds the runtime.
     #[command(flatten)]
     pub runtime: RuntimeArgs,

@@ -9,7 +9,7 @@ use crate::codegen::rpc::{new_proto, plan};
 use crate::codegen::templates::Templates;
 use crate::diagnostic::display_path;
 use crate::proto;
-use crate::writer::Confined;
+use crate::writer::{Confined, Mode};
 
 /// `rustctl rpc protoc FILE.proto --out DIR`.
 pub fn protoc(args: &ProtocArgs, o: &mut Output<'_>) -> io::Result<i32> {
@@ -132,5 +132,9 @@ fn generate(
     let options = options(codegen, dir, port, check)?;
     let plan = Templates::load(codegen.home.as_deref())
         .and_then(|t| plan(&rpc, &pb, &descriptor, &t, &options));
-    write_plan(plan, dir, check, "rustctl rpc protoc", o)
+    let mode = Mode {
+        check,
+        prune: codegen.prune,
+    };
+    write_plan(plan, dir, mode, "rustctl rpc protoc", o)
 }

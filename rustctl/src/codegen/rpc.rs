@@ -67,6 +67,7 @@ pub fn plan(
     let mut plan = FilePlan {
         overrides: templates.overrides.clone(),
         owned_dirs: vec![PathBuf::from("src/logic")],
+        generated_dirs: vec![PathBuf::from("src/pb")],
         ..FilePlan::default()
     };
     let config_file = format!("etc/{}.yaml", rpc.name);
