@@ -26,6 +26,7 @@ pub mod rules;
 pub mod server;
 pub mod setup;
 pub mod sse;
+pub mod task;
 mod telemetry;
 mod telemetry_file;
 
@@ -35,3 +36,4 @@ pub use error::Error;
 pub use middleware::Claims;
 pub use peer::ClientAddr;
 pub use server::{RouteGroup, Running, Server};
+pub use task::spawn;

@@ -24,7 +24,9 @@ pub type EventStream = Sse<KeepAliveStream<Events>>;
 
 /// Runs `logic` with a sender and answers at once with the stream of what it sends. The status
 /// is 200 before logic runs, so an error logic returns later becomes a final `error` event
-/// (and a log line) instead of a status code.
+/// (and a log line) instead of a status code. Logic runs in a task of its own that keeps the
+/// request's trace ids and client address ([`crate::spawn`]): its log lines carry `trace`
+/// and `span`.
 pub fn respond<T, F, Fut>(logic: F) -> EventStream
 where
     T: Serialize + Send + 'static,
@@ -34,7 +36,7 @@ where
     let (tx, rx) = mpsc::channel::<T>(16);
     let (err_tx, err_rx) = tokio::sync::oneshot::channel::<Event>();
     let work = logic(tx);
-    tokio::spawn(async move {
+    crate::task::spawn(async move {
         if let Err(e) = work.await {
             // Rendered here rather than in the stream, so the error is logged even when the
             // client has gone.

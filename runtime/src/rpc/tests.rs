@@ -137,6 +137,41 @@ impl tonic::server::ServerStreamingService<EchoReq> for StreamMethod {
     }
 }
 
+/// `rpc Spawned(EchoReq) returns (stream EchoResp)` as the generated server writes a streaming
+/// method: logic runs in a task of its own, sending into a channel, and logs as it goes.
+struct SpawnedMethod;
+
+impl tonic::server::ServerStreamingService<EchoReq> for SpawnedMethod {
+    type Response = EchoResp;
+    type ResponseStream = EchoStream;
+    type Future = BoxFut<Result<tonic::Response<EchoStream>, Status>>;
+
+    fn call(&mut self, req: tonic::Request<EchoReq>) -> Self::Future {
+        Box::pin(async move {
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let r = req.into_inner();
+            crate::spawn(async move {
+                for i in 0..2 {
+                    tokio::task::yield_now().await;
+                    tracing::info!("streaming {}{i}", r.msg);
+                    let item = EchoResp {
+                        msg: format!("{}{i}", r.msg),
+                        ..EchoResp::default()
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            // What `tokio_stream::wrappers::ReceiverStream` does.
+            let stream: EchoStream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
+                rx.recv().await.map(|item| (item, rx))
+            }));
+            Ok(tonic::Response::new(stream))
+        })
+    }
+}
+
 impl Service<http::Request<Body>> for Echo {
     type Response = http::Response<Body>;
     type Error = Infallible;
@@ -156,6 +191,10 @@ impl Service<http::Request<Body>> for Echo {
             "/test.Echo/Stream" => Box::pin(async move {
                 let mut grpc = tonic::server::Grpc::new(ProstCodec::<EchoResp, EchoReq>::default());
                 Ok(grpc.server_streaming(StreamMethod(echo), req).await)
+            }),
+            "/test.Echo/Spawned" => Box::pin(async move {
+                let mut grpc = tonic::server::Grpc::new(ProstCodec::<EchoResp, EchoReq>::default());
+                Ok(grpc.server_streaming(SpawnedMethod, req).await)
             }),
             _ => Box::pin(async { Ok(Status::unimplemented("no such method").into_http()) }),
         }
@@ -776,9 +815,18 @@ async fn calls_outliving_wait_time_are_dropped() {
 
 /// Reads a whole `test.Echo/Stream` reply: the messages and how it ended.
 async fn stream(client: &RpcClient, req: EchoReq) -> (Vec<String>, Code) {
+    stream_from(client, "/test.Echo/Stream", req).await
+}
+
+/// Reads a whole server-streaming reply of `method`: the messages and how it ended.
+async fn stream_from(
+    client: &RpcClient,
+    method: &'static str,
+    req: EchoReq,
+) -> (Vec<String>, Code) {
     let mut grpc = tonic::client::Grpc::new(client.clone());
     grpc.ready().await.unwrap();
-    let path = http::uri::PathAndQuery::from_static("/test.Echo/Stream");
+    let path = http::uri::PathAndQuery::from_static(method);
     let codec = ProstCodec::<EchoReq, EchoResp>::default();
     let mut s = match grpc
         .server_streaming(tonic::Request::new(req), path, codec)
@@ -913,6 +961,37 @@ async fn log_lines_of_a_call_carry_its_trace_id() {
     let lines = capture.0.lock().unwrap().clone();
     for want in ["echoing logged", "[RPC] Ok - /test.Echo/Echo - 127.0.0.1:"] {
         let line = lines.iter().find(|(m, _)| m.starts_with(want));
+        assert_eq!(
+            line.and_then(|l| l.1.as_deref()),
+            Some(trace),
+            "{want}: {lines:?}"
+        );
+    }
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+/// A streaming method's logic runs in a task of its own: its lines carry the call's trace.
+#[tokio::test]
+async fn log_lines_of_a_streaming_task_carry_the_call_trace_id() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let running = serve(conf(), Echo::default()).await;
+    let client = client_for(&running, |_| {}).await;
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let ids = crate::ids::Ids::from_hex(trace, "00f067aa0ba902b7", true).unwrap();
+    let (got, code) =
+        crate::ids::WithIds::new(ids, stream_from(&client, "/test.Echo/Spawned", msg("s"))).await;
+    assert_eq!((got, code), (vec!["s0".into(), "s1".into()], Code::Ok));
+    let lines: Vec<Line> = capture.0.lock().unwrap().clone();
+    let lines: Vec<&Line> = lines
+        .iter()
+        .filter(|(m, _)| m.starts_with("streaming"))
+        .collect();
+    for want in ["streaming s0", "streaming s1"] {
+        let line = lines.iter().find(|(m, _)| m == want);
         assert_eq!(
             line.and_then(|l| l.1.as_deref()),
             Some(trace),
