@@ -4,6 +4,7 @@
 //!
 //! ```
 //! use rustctl_runtime::bind::{Bind, BindError, Binder, FieldSpec};
+//! use rustctl_runtime::rules::Range;
 //!
 //! #[derive(Debug, Default)]
 //! pub struct ListReq { pub id: i64, pub status: String, pub page: u32, pub tags: Vec<String> }
@@ -11,9 +12,10 @@
 //! impl Bind for ListReq {
 //!     fn bind(b: &mut Binder) -> Result<Self, BindError> {
 //!         Ok(Self {
-//!             id: b.path(&FieldSpec::new("id").range("[1:]"))?,
+//!             id: b.path(&FieldSpec::new("id").range(Range::unbounded().ge(1.0)))?,
 //!             status: b.form(&FieldSpec::new("status").options("open|closed").default("open"))?,
-//!             page: b.form(&FieldSpec::new("page").optional().range("[0:1000]"))?,
+//!             page: b.form(&FieldSpec::new("page").optional()
+//!                 .range(Range::unbounded().ge(0.0).le(1000.0)))?,
 //!             tags: b.form(&FieldSpec::new("tag").optional())?,
 //!         })
 //!     }
@@ -40,7 +42,7 @@ pub struct FieldSpec {
     optional: bool,
     default: Option<&'static str>,
     options: Option<&'static str>,
-    range: Option<&'static str>,
+    range: Option<Range>,
 }
 
 impl FieldSpec {
@@ -69,8 +71,10 @@ impl FieldSpec {
         self.options = Some(options);
         self
     }
-    /// Allowed numeric interval, e.g. `[0:100]`, `(0:10]`, `[1:]`.
-    pub const fn range(mut self, range: &'static str) -> Self {
+    /// Allowed numeric interval, e.g. `[0:100]` as `Range::unbounded().ge(0.0).le(100.0)`:
+    /// built from its limits, not parsed from text, so checking a request parses nothing
+    /// and a malformed range cannot reach run time.
+    pub const fn range(mut self, range: Range) -> Self {
         self.range = Some(range);
         self
     }
@@ -308,8 +312,7 @@ fn check_options(spec: &FieldSpec, options: &str, raw: &str) -> Result<(), BindE
     }
 }
 
-fn check_range(spec: &FieldSpec, range: &str, n: f64) -> Result<(), BindError> {
-    let r = Range::parse(range).map_err(|e| BindError::new(spec, e))?;
+fn check_range(spec: &FieldSpec, r: Range, n: f64) -> Result<(), BindError> {
     if r.contains(n) {
         Ok(())
     } else {
@@ -420,6 +423,20 @@ mod tests {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
+    /// A spec with its range is a `const`: the range is built at compile time, and checking a
+    /// value parses no range text.
+    const PAGE: FieldSpec = FieldSpec::new("page").range(Range::unbounded().ge(1.0).lt(100.0));
+
+    #[test]
+    fn ranges_are_built_once_not_parsed_per_request() {
+        assert_eq!(PAGE.range, Some(Range::parse("[1:100)").unwrap()));
+        assert!(check_range(&PAGE, PAGE.range.unwrap(), 1.0).is_ok());
+        let err = check_range(&PAGE, PAGE.range.unwrap(), 100.0).unwrap_err();
+        assert_eq!(err.message, "value 100 is out of range [1:100)");
+        assert_eq!(convert::<u32>(&PAGE, &["99"]), Ok(99));
+        assert!(convert::<u32>(&PAGE, &["0"]).is_err());
+    }
+
     #[derive(Debug, Default, PartialEq)]
     struct Req {
         id: i64,
@@ -436,18 +453,30 @@ mod tests {
     impl Bind for Req {
         fn bind(b: &mut Binder) -> Result<Self, BindError> {
             Ok(Req {
-                id: b.path(&FieldSpec::new("id").range("[1:]"))?,
+                id: b.path(&FieldSpec::new("id").range(Range::unbounded().ge(1.0)))?,
                 status: b.form(
                     &FieldSpec::new("status")
                         .options("open|closed")
                         .default("open"),
                 )?,
-                page: b.form(&FieldSpec::new("page").optional().range("[0:100]"))?,
+                page: b.form(
+                    &FieldSpec::new("page")
+                        .optional()
+                        .range(Range::unbounded().ge(0.0).le(100.0)),
+                )?,
                 tags: b.form(&FieldSpec::new("tag").optional())?,
-                ratio: b.form(&FieldSpec::new("ratio").optional().range("(0:1]"))?,
+                ratio: b.form(
+                    &FieldSpec::new("ratio")
+                        .optional()
+                        .range(Range::unbounded().gt(0.0).le(1.0)),
+                )?,
                 agent: b.header(&FieldSpec::new("x-agent").optional())?,
                 name: b.json(&FieldSpec::new("name"))?,
-                age: b.json(&FieldSpec::new("age").range("[18:120]").default("30"))?,
+                age: b.json(
+                    &FieldSpec::new("age")
+                        .range(Range::unbounded().ge(18.0).le(120.0))
+                        .default("30"),
+                )?,
                 extra: b.json(&FieldSpec::new("extra").optional())?,
             })
         }

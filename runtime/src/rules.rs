@@ -10,6 +10,33 @@ pub struct Range {
 }
 
 impl Range {
+    /// The interval with no limits; narrow it with [`Range::ge`], [`Range::gt`], [`Range::le`]
+    /// and [`Range::lt`]. Built in `const` code, so generated request types check
+    /// `range=[1:100]` as `Range::unbounded().ge(1.0).le(100.0)` without parsing any text.
+    pub const fn unbounded() -> Range {
+        Range { lo: None, hi: None }
+    }
+    /// The lower limit `v`, allowed (`[v:`).
+    pub const fn ge(mut self, v: f64) -> Range {
+        self.lo = Some((v, true));
+        self
+    }
+    /// The lower limit `v`, excluded (`(v:`).
+    pub const fn gt(mut self, v: f64) -> Range {
+        self.lo = Some((v, false));
+        self
+    }
+    /// The upper limit `v`, allowed (`:v]`).
+    pub const fn le(mut self, v: f64) -> Range {
+        self.hi = Some((v, true));
+        self
+    }
+    /// The upper limit `v`, excluded (`:v)`).
+    pub const fn lt(mut self, v: f64) -> Range {
+        self.hi = Some((v, false));
+        self
+    }
+
     /// Parses an interval; `[`/`]` include the bound, `(`/`)` exclude it, an empty side is open.
     pub fn parse(text: &str) -> Result<Range, String> {
         let t = text.trim();
@@ -117,6 +144,20 @@ mod tests {
         assert!(Range::parse("0:5").is_err());
         assert!(Range::parse("[5:1]").is_err());
         assert!(Range::parse("[a:1]").is_err());
+    }
+
+    #[test]
+    fn built_in_const_code_as_parsed() {
+        const BETWEEN: Range = Range::unbounded().ge(0.0).le(100.0);
+        const HALF_OPEN: Range = Range::unbounded().gt(0.0).le(10.0);
+        const FROM: Range = Range::unbounded().ge(1.0);
+        const BELOW: Range = Range::unbounded().lt(5.0);
+        assert_eq!(BETWEEN, Range::parse("[0:100]").unwrap());
+        assert_eq!(HALF_OPEN, Range::parse("(0:10]").unwrap());
+        assert_eq!(FROM, Range::parse("[1:]").unwrap());
+        assert_eq!(BELOW, Range::parse("[:5)").unwrap());
+        assert_eq!(HALF_OPEN.to_string(), "(0:10]");
+        assert!(!HALF_OPEN.contains(0.0) && HALF_OPEN.contains(10.0));
     }
 
     #[test]

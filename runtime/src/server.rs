@@ -7,7 +7,6 @@
 //! gunzip → content-security signature (routes with `signature`) →
 //! user middlewares (in the order the contract names them) → handler.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +32,8 @@ use crate::middleware::{
 };
 pub use crate::setup::Running;
 
-type NamedLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
+/// A user middleware of a group: wraps each of the group's routes in it.
+type UserLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
 
 /// A route's handler as the group holds it until the server builds the route.
 enum Endpoint {
@@ -67,7 +67,7 @@ pub struct RouteGroup {
     jwt: Option<String>,
     jwt_transition: Option<String>,
     signature: bool,
-    middlewares: Vec<String>,
+    middlewares: Vec<UserLayer>,
     timeout: Option<Duration>,
     max_bytes: Option<u64>,
     limit: Option<LimitConf>,
@@ -121,10 +121,19 @@ impl RouteGroup {
         self.signature = on;
         self
     }
-    /// `middleware: A, B`: named middlewares registered with [`Server::use_middleware`];
-    /// the first named runs first.
-    pub fn middleware(mut self, name: &str) -> Self {
-        self.middlewares.push(name.to_owned());
+    /// `middleware: A, B`: a user middleware, any tower layer (generated route tables pass
+    /// `axum::middleware::from_fn_with_state(svc.clone(), crate::middleware::a::handle)`, so
+    /// a missing middleware is a compile error). Middlewares run in the order they are added,
+    /// inside the built-in stack, right before the handler.
+    pub fn middleware<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        self.middlewares
+            .push(Arc::new(move |mr: MethodRouter| mr.layer(layer.clone())));
         self
     }
     /// `timeout: 5s`: overrides `Timeout` (zero disables).
@@ -216,7 +225,6 @@ fn go_zero_path(axum_path: &str) -> String {
 pub struct Server {
     conf: Arc<RestConf>,
     router: Router,
-    named: HashMap<String, NamedLayer>,
     metrics: Arc<Metrics>,
     permits: Arc<Semaphore>,
     shedder: Option<Arc<Shedder>>,
@@ -263,7 +271,6 @@ impl Server {
             permits: Arc::new(Semaphore::new(conf.max_conns.max(1))),
             conf: Arc::new(conf),
             router,
-            named: HashMap::new(),
             metrics,
             shedder,
             limit,
@@ -284,39 +291,17 @@ impl Server {
         &self.metrics
     }
 
-    /// Registers a middleware the contract refers to by `name` (`middleware: Name`): any tower
-    /// layer, e.g. `axum::middleware::from_fn(check)`.
-    pub fn use_middleware<L>(&mut self, name: &str, layer: L) -> &mut Self
-    where
-        L: Layer<Route> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
-        self.named.insert(
-            name.to_owned(),
-            Arc::new(move |mr: MethodRouter| mr.layer(layer.clone())),
-        );
-        self
-    }
-
     /// Adds a group of routes with its options.
     ///
     /// # Panics
-    /// When the group names a middleware that was not registered, or a route conflicts with
-    /// another (both are mistakes in generated or hand-written setup code, found at startup),
-    /// or when the group has `signature` and a `Signature.PrivateKeys` file cannot be loaded
-    /// (the message names the key) or `Signature.Strict` has no keys.
+    /// When a route conflicts with another (a mistake in generated or hand-written setup
+    /// code, found at startup), or when the group has `signature` and a
+    /// `Signature.PrivateKeys` file cannot be loaded (the message names the key) or
+    /// `Signature.Strict` has no keys.
     ///
     /// A group with `jwt` whose section or `AccessSecret` is missing (or too short) does not
     /// panic: its routes refuse every token, and [`Server::listen`] returns the error.
     pub fn add_routes(&mut self, mut group: RouteGroup) -> &mut Self {
-        for name in &group.middlewares {
-            assert!(
-                self.named.contains_key(name),
-                "middleware `{name}` is used by routes but was not registered with use_middleware"
-            );
-        }
         if group.signature && self.signature.is_none() {
             match Signature::from_conf(&self.conf.signature) {
                 Ok(sig) => self.signature = Some(sig),
@@ -392,8 +377,9 @@ impl Server {
             Endpoint::Handler(build) => build(None),
             Endpoint::Router(mr) => *mr,
         };
-        for name in g.middlewares.iter().rev() {
-            mr = (self.named[name])(mr);
+        // The last layer applied runs first: the contract's first middleware is outermost.
+        for layer in g.middlewares.iter().rev() {
+            mr = layer(mr);
         }
         let layers = ServiceBuilder::new().layer(stack).option_layer(signature);
         mr.layer(layers.into_inner())

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Request;
-use axum::middleware::{Next, from_fn};
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::{get, post};
 use common::{client, conf};
 use rustctl_runtime::load::CpuSource;
+use rustctl_runtime::rules::Range;
 use rustctl_runtime::{
     Bind, BindError, Binder, Bound, Claims, Error, FieldSpec, RouteGroup, Running, Server,
 };
@@ -29,7 +30,7 @@ struct GetTrialReq {
 impl Bind for GetTrialReq {
     fn bind(b: &mut Binder) -> Result<Self, BindError> {
         Ok(GetTrialReq {
-            id: b.path(&FieldSpec::new("id").range("[1:]"))?,
+            id: b.path(&FieldSpec::new("id").range(Range::unbounded().ge(1.0)))?,
             arm: b.form(&FieldSpec::new("arm").options("a|b").default("a"))?,
         })
     }
@@ -308,10 +309,19 @@ async fn jwt_user_middleware_cors_and_panic_recovery() {
     async fn me(claims: Claims) -> String {
         format!("user {}", claims.get("userId").unwrap())
     }
-    async fn tag(req: Request, next: Next) -> Response {
+    // Each middleware adds its name to `x-seen` on the way in; the innermost one reports the
+    // list in `x-checked`, so the header shows the order they ran in.
+    async fn tag(State(name): State<&'static str>, mut req: Request, next: Next) -> Response {
+        let seen = match req.headers().get("x-seen") {
+            Some(v) => format!("{},{name}", v.to_str().unwrap()),
+            None => name.to_owned(),
+        };
+        req.headers_mut().insert("x-seen", seen.parse().unwrap());
         let mut resp = next.run(req).await;
-        resp.headers_mut()
-            .insert("x-checked", "yes".parse().unwrap());
+        if !resp.headers().contains_key("x-checked") {
+            resp.headers_mut()
+                .insert("x-checked", seen.parse().unwrap());
+        }
         resp
     }
     async fn boom() -> &'static str {
@@ -320,12 +330,12 @@ async fn jwt_user_middleware_cors_and_panic_recovery() {
     let mut server = Server::new(conf(
         "Auth:\n  AccessSecret: t0ps3cret\n  AccessExpire: 3600\n",
     ));
-    server.use_middleware("Check", from_fn(tag));
     server
         .add_routes(
             RouteGroup::new()
                 .jwt("Auth")
-                .middleware("Check")
+                .middleware(from_fn_with_state("first", tag))
+                .middleware(from_fn_with_state("second", tag))
                 .route("/me", get(me)),
         )
         .add_routes(
@@ -356,7 +366,11 @@ async fn jwt_user_middleware_cors_and_panic_recovery() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-checked"], "yes");
+    assert_eq!(
+        r.headers()["x-checked"],
+        "first,second",
+        "user middlewares run in the order the group adds them"
+    );
     assert_eq!(r.text().await.unwrap(), "user 7");
 
     let r = c

@@ -85,7 +85,8 @@ pub struct FieldDef {
     pub default: Option<String>,
     /// `options=...` as written.
     pub options: Option<String>,
-    /// `range=...` as written.
+    /// `range=...` as the Rust expression of the runtime's `Range` with its limits, e.g.
+    /// `rustctl_runtime::rules::Range::unbounded().ge(1.0).le(100.0)` for `[1:100]`.
     pub range: Option<String>,
     /// An embedded struct: its fields are flattened in.
     pub flatten: bool,

@@ -58,6 +58,47 @@ fn every_template_output_for_a_contract_using_every_feature() {
     insta::assert_snapshot!("every__listing", listing);
 }
 
+/// The route table wraps each group in its middlewares' functions, in the contract's order,
+/// so a missing middleware is a compile error (see e2e_service.rs); no middleware is looked up
+/// by name. Range checks are built from their limits: nothing parses `range=` text per request.
+#[test]
+fn middlewares_and_ranges_are_typed_in_generated_code() {
+    let checked = api::check(&corpus("all_features.api"));
+    let service = lower(&checked.loaded, "all_features.api");
+    let plan = plan(&service, &Templates::load(None).unwrap(), &options()).unwrap();
+    let file = |path: &str| {
+        &plan
+            .files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .unwrap()
+            .contents
+    };
+    let routes = file("src/routes.rs");
+    let auth = routes
+        .find(".middleware(axum::middleware::from_fn_with_state(svc.clone(), crate::middleware::auth_check::handle))")
+        .expect(routes);
+    let rate = routes
+        .find(".middleware(axum::middleware::from_fn_with_state(svc.clone(), crate::middleware::rate_log::handle))")
+        .expect(routes);
+    assert!(
+        auth < rate,
+        "the contract's order (AuthCheck, RateLog):\n{routes}"
+    );
+    assert!(!routes.contains(".middleware(\""), "{routes}");
+    let mods = file("src/middleware/mod.rs");
+    assert!(!mods.contains("use_middleware"), "{mods}");
+    let types = file("src/types.rs");
+    for range in [
+        ".range(rustctl_runtime::rules::Range::unbounded().ge(1.0).le(1000.0))",
+        ".range(rustctl_runtime::rules::Range::unbounded().gt(0.0).le(100.0))",
+        ".range(rustctl_runtime::rules::Range::unbounded().ge(0.5))",
+    ] {
+        assert!(types.contains(range), "{range} in\n{types}");
+    }
+    assert!(!types.contains(".range(\""), "{types}");
+}
+
 /// Generated crates forbid unsafe code: on their own through `[lints.rust]`, inside rustctl's
 /// workspace through its lints.
 #[test]

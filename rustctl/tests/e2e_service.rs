@@ -164,6 +164,44 @@ fn a_contract_using_every_feature_compiles_without_warnings_and_passes_clippy() 
     );
 }
 
+/// Middlewares are wired by their functions, not by name: a middleware the contract names
+/// whose `handle` is gone fails `cargo check` (at `routes.rs`), not the service's start-up.
+#[test]
+fn a_missing_middleware_is_a_compile_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/valid/all_features.api");
+    rustctl(
+        &["api", "go", "--api", api.to_str().unwrap(), "--dir", "svc"],
+        tmp.path(),
+    );
+    let svc = tmp.path().join("svc");
+    let file = svc.join("src/middleware/rate_log.rs");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("pub async fn handle("), "{text}");
+    std::fs::write(
+        &file,
+        text.replace("pub async fn handle(", "pub async fn renamed("),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO"))
+        .args(["check", "--quiet", "--message-format=short"])
+        .current_dir(&svc)
+        .env("CARGO_TARGET_DIR", shared_target())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "builds without the middleware:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("src/routes.rs")
+            && stderr.contains("`handle` in module `crate::middleware::rate_log`"),
+        "the error names the route table's use of the middleware:\n{stderr}"
+    );
+}
+
 #[test]
 fn grpc_services_with_every_streaming_kind_compile_without_warnings_and_pass_clippy() {
     let tmp = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ pub fn register(server: &mut Server, svc: &Arc<ServiceContext>) {
     server.add_routes(
         RouteGroup::new()
             .prefix("/epro/v1")
-            .middleware("AdminOnly")
+            .middleware(axum::middleware::from_fn_with_state(svc.clone(), crate::middleware::admin_only::handle))
             .get("/export", handler::admin::export::export, svc.clone()),
     );
     server.add_routes(

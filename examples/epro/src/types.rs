@@ -31,7 +31,7 @@ impl rustctl_runtime::bind::Bind for SubmitRequest {
         Ok(Self {
             patient_id: b.json(&rustctl_runtime::bind::FieldSpec::new("patientId"))?,
             patient_name: b.json(&rustctl_runtime::bind::FieldSpec::new("patientName").optional())?,
-            pain_score: b.json(&rustctl_runtime::bind::FieldSpec::new("painScore").range("[0:10]"))?,
+            pain_score: b.json(&rustctl_runtime::bind::FieldSpec::new("painScore").range(rustctl_runtime::rules::Range::unbounded().ge(0.0).le(10.0)))?,
             answers: b.json(&rustctl_runtime::bind::FieldSpec::new("answers").optional())?,
         })
     }

@@ -38,7 +38,6 @@ async fn main() -> ExitCode {
     };
     let svc = Arc::new(svc::ServiceContext::new(config));
     let mut server = rustctl_runtime::Server::new(svc.config.rest.clone());
-    middleware::register(&mut server, &svc);
     routes::register(&mut server, &svc);
     match server.start().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::routing::get;
+use rustctl_runtime::rules::Range;
 use rustctl_runtime::{Bind, BindError, Binder, Bound, Error, FieldSpec, RouteGroup, Server};
 use serde::Serialize;
 
@@ -17,7 +18,11 @@ struct SlowReq {
 impl Bind for SlowReq {
     fn bind(b: &mut Binder) -> Result<Self, BindError> {
         Ok(SlowReq {
-            ms: b.form(&FieldSpec::new("ms").default("0").range("[0:10000]"))?,
+            ms: b.form(
+                &FieldSpec::new("ms")
+                    .default("0")
+                    .range(Range::unbounded().ge(0.0).le(10000.0)),
+            )?,
         })
     }
 }

@@ -7,7 +7,7 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 
 use super::ast::*;
 use super::loader::Loaded;
-use super::tag::TagOption;
+use super::tag::{NumberRange, TagOption};
 use super::validate::{normalize_prefix, parse_duration};
 use crate::model::{FieldDef, Group, Middleware, Route, Service, Source, TypeDef};
 
@@ -197,7 +197,7 @@ impl Lowerer<'_> {
                 _ => None,
             }),
             range: option(|o| match o {
-                TagOption::Range(r) => Some(r.text.clone()),
+                TagOption::Range(r) => Some(range_check(r)),
                 _ => None,
             }),
             name: rust_name,
@@ -321,6 +321,24 @@ pub fn builtin(go: &str) -> Option<&'static str> {
         "any" => "serde_json::Value",
         _ => return None,
     })
+}
+
+/// `range=[1:100)` as the runtime's `Range` built from its limits in `const` code
+/// (`rustctl_runtime::rules::Range::unbounded().ge(1.0).lt(100.0)`): requests are checked
+/// without parsing the range text, and the text was validated here. The limits are finite
+/// (the tag parser refuses others) and `{:?}` writes them as Rust float literals (`1.0`,
+/// `-2.5`, `1e21`).
+fn range_check(r: &NumberRange) -> String {
+    let mut out = String::from("rustctl_runtime::rules::Range::unbounded()");
+    if let Some(b) = r.lower {
+        let op = if b.inclusive { "ge" } else { "gt" };
+        out.push_str(&format!(".{op}({:?})", b.value));
+    }
+    if let Some(b) = r.upper {
+        let op = if b.inclusive { "le" } else { "lt" };
+        out.push_str(&format!(".{op}({:?})", b.value));
+    }
+    out
 }
 
 fn empty_check(ty: &str) -> Option<String> {
