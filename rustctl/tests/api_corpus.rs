@@ -178,3 +178,21 @@ fn format_survives_a_byte_order_mark_between_tokens() {
         "service c-api { // after\n\t@handler h\n\tpost /c\n}\n"
     );
 }
+
+/// Found by the `api_format` fuzz target: comments between `type` and its name were all put on
+/// the line of `{`, so the `//` comment swallowed the block comment's start and its lines
+/// became code. Comments after a line comment now start lines of their own, inside the block.
+#[test]
+fn comments_after_a_line_comment_are_not_swallowed() {
+    for text in [
+        "type// one\n\n/* two\nservice x {\n*/ q {}\n",
+        "type // one\n/* two */ /* three */ q {\n\tA int `json:\"a\"`\n}\n",
+        "service// one\n/* two\n) */ x-api {\n\t@handler a\n\tget /a\n}\n",
+    ] {
+        let once = format_round_trip(text);
+        assert!(
+            once.lines().all(|l| !l.contains("// one /*")),
+            "a comment followed a line comment:\n{once}"
+        );
+    }
+}

@@ -80,12 +80,12 @@ impl Printer<'_> {
     /// the node ending at `end`.
     fn line_end(&mut self, end: usize) {
         self.last_end = self.boundary(self.last_end.max(end));
+        let mut after_line_comment = false;
         while let Some(c) = self.comments.get(self.next_comment) {
             if c.span.start < self.last_end {
                 // A comment inside the node just printed (e.g. between a method and its path):
                 // keep it, at the end of this line.
-                self.out.push(' ');
-                self.out.push_str(&c.text);
+                self.append_comment(c.text.as_str(), &mut after_line_comment);
                 self.next_comment += 1;
                 continue;
             }
@@ -93,12 +93,28 @@ impl Printer<'_> {
             if between.contains('\n') {
                 break;
             }
-            self.out.push(' ');
-            self.out.push_str(&c.text);
+            self.append_comment(c.text.as_str(), &mut after_line_comment);
             self.last_end = c.span.end;
             self.next_comment += 1;
         }
         self.out.push('\n');
+    }
+
+    /// Appends a comment to the line being ended; after a `//` comment, which runs to the end
+    /// of the line, the next one starts a line of its own (it would be swallowed otherwise),
+    /// at the current indent: openers (`{`, `(`) raise the indent before ending their line, so
+    /// such a comment sits where the next run puts it, inside the block.
+    fn append_comment(&mut self, text: &str, after_line_comment: &mut bool) {
+        if *after_line_comment {
+            self.out.push('\n');
+            self.line_start();
+        } else {
+            self.out.push(' ');
+        }
+        self.out.push_str(text);
+        // Once the line is broken, each further comment takes a line of its own, as the
+        // comments inside a block are printed.
+        *after_line_comment |= text.starts_with("//");
     }
 
     /// `offset` moved back to a character boundary (and into the text), so slicing never panics
@@ -158,8 +174,8 @@ impl Printer<'_> {
             return;
         }
         self.push(&format!("{name} ("));
-        self.line_end(entries[0].span.start.min(span.start + name.len()));
         self.indent += 1;
+        self.line_end(entries[0].span.start.min(span.start + name.len()));
         let width = entries
             .iter()
             .map(|e| e.key.name.chars().count())
@@ -192,8 +208,8 @@ impl Printer<'_> {
             return;
         }
         self.push("import (");
-        self.line_end(import.span.start + "import".len());
         self.indent += 1;
+        self.line_end(import.span.start + "import".len());
         for path in &import.paths {
             self.comments_before(path.span.start, true);
             self.line_start();
@@ -216,8 +232,8 @@ impl Printer<'_> {
         }
         self.line_start();
         self.push("type (");
-        self.line_end(stmt.span.start + "type".len());
         self.indent += 1;
+        self.line_end(stmt.span.start + "type".len());
         for (i, decl) in stmt.decls.iter().enumerate() {
             self.comments_before(decl.span.start, i > 0);
             self.line_start();
@@ -262,8 +278,8 @@ impl Printer<'_> {
             return;
         }
         self.push("{");
-        self.line_end(body.span.start + 1);
         self.indent += 1;
+        self.line_end(body.span.start + 1);
         let mut section: Vec<FieldRow<'_>> = Vec::new();
         for (i, field) in body.fields.iter().enumerate() {
             let starts_section =
@@ -443,8 +459,8 @@ impl Printer<'_> {
         }
         self.line_start();
         self.push(&format!("service {} {{", service.name.name));
-        self.line_end(service.name.span.end);
         self.indent += 1;
+        self.line_end(service.name.span.end);
         for (i, item) in service.items.iter().enumerate() {
             self.comments_before(item.span.start, i > 0);
             self.service_item(item);
@@ -464,13 +480,13 @@ impl Printer<'_> {
             return;
         }
         self.push("@server (");
+        self.indent += 1;
         self.line_end(
             server.entries[0]
                 .span
                 .start
                 .min(server.span.start + "@server".len()),
         );
-        self.indent += 1;
         let width = server
             .entries
             .iter()
