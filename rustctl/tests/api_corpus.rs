@@ -188,6 +188,9 @@ fn comments_after_a_line_comment_are_not_swallowed() {
         "type// one\n\n/* two\nservice x {\n*/ q {}\n",
         "type // one\n/* two */ /* three */ q {\n\tA int `json:\"a\"`\n}\n",
         "service// one\n/* two\n) */ x-api {\n\t@handler a\n\tget /a\n}\n",
+        // Empty blocks holding comments keep them inside.
+        "info (\n\t\n// b // the trial \t\n// bek\"\n)\n\nservice a-api {\n\t@handler a\n\tget /a\n}\n",
+        "@server (\n// a\n/* b */\n)\nservice a-api {\n\t@handler a\n\tget /a\n}\n",
     ] {
         let once = format_round_trip(text);
         assert!(

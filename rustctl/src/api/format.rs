@@ -165,17 +165,25 @@ impl Printer<'_> {
         }
     }
 
+    /// Whether a comment not printed yet starts before `pos` (inside the node ending there).
+    fn comment_before(&self, pos: usize) -> bool {
+        self.comments
+            .get(self.next_comment)
+            .is_some_and(|c| c.span.start < pos)
+    }
+
     /// `name (` key: value ... `)` with the values lined up.
     fn key_values(&mut self, name: &str, entries: &[KeyValue], span: Span) {
         self.line_start();
-        if entries.is_empty() {
+        if entries.is_empty() && !self.comment_before(span.end) {
             self.push(&format!("{name} ()"));
             self.line_end(span.end);
             return;
         }
         self.push(&format!("{name} ("));
         self.indent += 1;
-        self.line_end(entries[0].span.start.min(span.start + name.len()));
+        let first = entries.first().map_or(span.end, |e| e.span.start);
+        self.line_end(first.min(span.start + name.len()));
         let width = entries
             .iter()
             .map(|e| e.key.name.chars().count())
@@ -268,12 +276,7 @@ impl Printer<'_> {
         if body.struct_keyword {
             self.push("struct ");
         }
-        let inner_comments = self
-            .comments
-            .iter()
-            .skip(self.next_comment)
-            .any(|c| c.span.start < body.span.end);
-        if body.fields.is_empty() && !inner_comments {
+        if body.fields.is_empty() && !self.comment_before(body.span.end) {
             self.push("{}");
             return;
         }
@@ -474,19 +477,18 @@ impl Printer<'_> {
 
     fn at_server(&mut self, server: &AtServer) {
         self.line_start();
-        if server.entries.is_empty() {
+        if server.entries.is_empty() && !self.comment_before(server.span.end) {
             self.push("@server ()");
             self.line_end(server.span.end);
             return;
         }
         self.push("@server (");
         self.indent += 1;
-        self.line_end(
-            server.entries[0]
-                .span
-                .start
-                .min(server.span.start + "@server".len()),
-        );
+        let first = server
+            .entries
+            .first()
+            .map_or(server.span.end, |e| e.span.start);
+        self.line_end(first.min(server.span.start + "@server".len()));
         let width = server
             .entries
             .iter()
