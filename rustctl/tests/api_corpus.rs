@@ -188,6 +188,9 @@ fn comments_after_a_line_comment_are_not_swallowed() {
         "type// one\n\n/* two\nservice x {\n*/ q {}\n",
         "type // one\n/* two */ /* three */ q {\n\tA int `json:\"a\"`\n}\n",
         "service// one\n/* two\n) */ x-api {\n\t@handler a\n\tget /a\n}\n",
+        // Comments inside a node printed on one line (an alias to `{}`) follow it.
+        "type Re= { // after\n\t// inside\n}\n\n/// next\n@server ( // p\n\tgroup: g\n)\nservice c-api {\n\t@handler h\n\tpost /c\n}\n",
+        "type Re= { // a\n// b\n// c\n}\ntype X {}\n",
         // Empty blocks holding comments keep them inside.
         "info (\n\t\n// b // the trial \t\n// bek\"\n)\n\nservice a-api {\n\t@handler a\n\tget /a\n}\n",
         "@server (\n// a\n/* b */\n)\nservice a-api {\n\t@handler a\n\tget /a\n}\n",

@@ -57,6 +57,17 @@ struct Printer<'a> {
     last_end: usize,
 }
 
+/// What the line being ended holds so far, for the comments appended to it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    /// Code, perhaps with block comments: a comment may follow on the same line.
+    Code,
+    /// A `//` comment, which runs to the end of the line.
+    LineComment,
+    /// Comments continued on lines of their own.
+    Broken,
+}
+
 /// One struct field laid out as columns.
 struct FieldRow<'f> {
     name: String,
@@ -80,12 +91,12 @@ impl Printer<'_> {
     /// the node ending at `end`.
     fn line_end(&mut self, end: usize) {
         self.last_end = self.boundary(self.last_end.max(end));
-        let mut after_line_comment = false;
+        let mut line = LineState::Code;
         while let Some(c) = self.comments.get(self.next_comment) {
             if c.span.start < self.last_end {
                 // A comment inside the node just printed (e.g. between a method and its path):
                 // keep it, at the end of this line.
-                self.append_comment(c.text.as_str(), &mut after_line_comment);
+                self.append_comment(c.text.as_str(), &mut line);
                 self.next_comment += 1;
                 continue;
             }
@@ -93,7 +104,7 @@ impl Printer<'_> {
             if between.contains('\n') {
                 break;
             }
-            self.append_comment(c.text.as_str(), &mut after_line_comment);
+            self.append_comment(c.text.as_str(), &mut line);
             self.last_end = c.span.end;
             self.next_comment += 1;
         }
@@ -103,18 +114,27 @@ impl Printer<'_> {
     /// Appends a comment to the line being ended; after a `//` comment, which runs to the end
     /// of the line, the next one starts a line of its own (it would be swallowed otherwise),
     /// at the current indent: openers (`{`, `(`) raise the indent before ending their line, so
-    /// such a comment sits where the next run puts it, inside the block.
-    fn append_comment(&mut self, text: &str, after_line_comment: &mut bool) {
-        if *after_line_comment {
-            self.out.push('\n');
-            self.line_start();
-        } else {
-            self.out.push(' ');
+    /// such a comment sits where the next run puts it, inside the block. At the top level the
+    /// next run sees such comments as standing between statements, so they get the blank line
+    /// that separates statements.
+    fn append_comment(&mut self, text: &str, line: &mut LineState) {
+        match line {
+            LineState::Code => self.out.push(' '),
+            LineState::LineComment | LineState::Broken => {
+                if *line == LineState::LineComment && self.indent == 0 {
+                    self.out.push('\n');
+                }
+                self.out.push('\n');
+                self.line_start();
+                // Once the line is broken, each further comment takes a line of its own, as
+                // the comments inside a block are printed.
+                *line = LineState::Broken;
+            }
         }
         self.out.push_str(text);
-        // Once the line is broken, each further comment takes a line of its own, as the
-        // comments inside a block are printed.
-        *after_line_comment |= text.starts_with("//");
+        if *line == LineState::Code && text.starts_with("//") {
+            *line = LineState::LineComment;
+        }
     }
 
     /// `offset` moved back to a character boundary (and into the text), so slicing never panics

@@ -401,6 +401,11 @@ impl Builder {
     fn type_decl(&self, pair: Pair<'_, Rule>) -> TypeDecl {
         let span = self.span(&pair);
         let rule = pair.as_rule();
+        // `children` drops punctuation, `=` included.
+        let equals = pair
+            .clone()
+            .into_inner()
+            .any(|p| p.as_rule() == Rule::equals);
         let mut it = children(pair).peekable();
         let name = self.ident(&it.next().expect("grammar: type has a name"));
         let kind = if rule == Rule::type_struct {
@@ -408,7 +413,6 @@ impl Builder {
             let body = it.next().expect("grammar: struct has a body");
             TypeDeclKind::Struct(self.struct_body(body, struct_keyword))
         } else {
-            let equals = it.peek().is_some_and(|p| p.as_rule() == Rule::equals);
             let target = it
                 .find(|p| p.as_rule() == Rule::data_type)
                 .expect("grammar: alias has a type");
