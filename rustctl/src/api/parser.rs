@@ -334,7 +334,9 @@ impl Builder {
                 span,
             },
             _ => {
-                let trimmed = raw.trim_end();
+                // Only what the grammar treats as spacing: a bare value of other whitespace
+                // (form feeds, say) is still a value, or formatting would drop it.
+                let trimmed = raw.trim_end_matches([' ', '\t']);
                 Value {
                     text: trimmed.to_string(),
                     quote: Quote::Bare,
