@@ -191,6 +191,8 @@ fn comments_after_a_line_comment_are_not_swallowed() {
         // Comments inside a node printed on one line (an alias to `{}`) follow it.
         "type Re= { // after\n\t// inside\n}\n\n/// next\n@server ( // p\n\tgroup: g\n)\nservice c-api {\n\t@handler h\n\tpost /c\n}\n",
         "type Re= { // a\n// b\n// c\n}\ntype X {}\n",
+        // A comment after a field on the line of `{` stays with the field.
+        "type e{me i/*\n\n*/e v}\n",
         // A bare value of whitespace the grammar does not skip stays a value.
         "info (\tte: \x0c\x0c\n)\n",
         // Empty blocks holding comments keep them inside.

@@ -100,8 +100,14 @@ impl Printer<'_> {
                 self.next_comment += 1;
                 continue;
             }
+            // Only a comment that follows on the same line with nothing but spacing (or the
+            // opener this line ends with) before it trails this line; one after more code (a
+            // field after `{`) belongs to that code.
             let between = &self.text[self.last_end..c.span.start];
-            if between.contains('\n') {
+            if !between
+                .chars()
+                .all(|ch| matches!(ch, ' ' | '\t' | '\u{FEFF}' | '{' | '('))
+            {
                 break;
             }
             self.append_comment(c.text.as_str(), &mut line);
