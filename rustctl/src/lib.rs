@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod codegen;
+pub mod contract_file;
 pub mod diagnostic;
 pub mod model;
 pub mod proto;

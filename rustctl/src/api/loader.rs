@@ -3,15 +3,15 @@
 //!
 //! A contract is untrusted input (it may come from a pull request), and a diagnostic quotes the
 //! file it is about. So an import must name a `.api` file, which must be a regular file (not a
-//! FIFO, a device or `/proc`) of at most [`MAX_CONTRACT_BYTES`], inside the project root unless
+//! FIFO, a device or `/proc`) of at most [`crate::contract_file::MAX_CONTRACT_BYTES`], inside the project root unless
 //! the caller widens it: nothing else is ever read, let alone quoted.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::ast::{ApiFile, Item, Span};
 use super::parser;
+use crate::contract_file::read_contract;
 use crate::diagnostic::{Diagnostic, FileId, SourceMap};
 
 /// A root file and its imports, parsed.
@@ -38,9 +38,6 @@ impl Loaded {
         self.files.iter().enumerate()
     }
 }
-
-/// The largest contract file rustctl reads.
-pub const MAX_CONTRACT_BYTES: u64 = 4 << 20;
 
 /// Where imports may be read from.
 #[derive(Debug, Clone, Default)]
@@ -82,43 +79,6 @@ pub fn load(path: &Path, policy: &ImportPolicy) -> Loaded {
         };
         read_contract(p, inside)
     })
-}
-
-/// Reads a contract file: a regular file of bounded size, inside `root` when one is given.
-pub fn read_contract(path: &Path, root: Option<&Path>) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind};
-    // `metadata` follows symlinks: what counts is the file that would be read.
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    if let Some(root) = root {
-        let real = path.canonicalize()?;
-        if !real.starts_with(root) {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!("outside {}", crate::diagnostic::display_path(root)),
-            ));
-        }
-    }
-    let too_big = || {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!("larger than {} MiB", MAX_CONTRACT_BYTES >> 20),
-        )
-    };
-    if meta.len() > MAX_CONTRACT_BYTES {
-        return Err(too_big());
-    }
-    // The size is checked again while reading: the file may have grown since.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_CONTRACT_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_CONTRACT_BYTES {
-        return Err(too_big());
-    }
-    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// Loads `path` and its imports through `read`, so tests and tools can load from memory.

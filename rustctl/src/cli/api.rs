@@ -57,7 +57,7 @@ pub fn format(args: &FormatArgs, o: &mut Output<'_>) -> io::Result<i32> {
     }
     let mut code = 0;
     for path in files {
-        let text = match crate::api::loader::read_contract(&path, None) {
+        let text = match crate::contract_file::read_contract(&path, None) {
             Ok(text) => text,
             Err(e) => {
                 writeln!(o.err, "{}: cannot read: {e}", display_path(&path))?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use protox::Error;
 use protox::file::{File, FileResolver, IncludeFileResolver};
 
-use crate::api::loader::read_contract;
+use crate::contract_file::read_contract;
 
 /// How deeply braces, brackets and angle brackets may nest in a `.proto` file. protox-parse
 /// descends once per level and has no limit of its own: an option value nested a few hundred
