@@ -198,6 +198,9 @@ fn comments_after_a_line_comment_are_not_swallowed() {
         // Empty blocks holding comments keep them inside.
         "info (\n\t\n// b // the trial \t\n// bek\"\n)\n\nservice a-api {\n\t@handler a\n\tget /a\n}\n",
         "@server (\n// a\n/* b */\n)\nservice a-api {\n\t@handler a\n\tget /a\n}\n",
+        // A comment ending in an opener's character does not open a block.
+        "type R={//(\n}//",
+        "info (\n\ta: b{\n\n\t// c\n)\n",
     ] {
         let once = format_round_trip(text);
         assert!(

@@ -18,6 +18,7 @@ pub fn format(file: &ApiFile, text: &str) -> String {
         out: String::new(),
         indent: 0,
         last_end: 0,
+        block_opened_at: None,
     };
     for (i, item) in file.items.iter().enumerate() {
         if i > 0 {
@@ -55,6 +56,10 @@ struct Printer<'a> {
     indent: usize,
     /// The source offset of the last thing printed, to find blank lines and trailing comments.
     last_end: usize,
+    /// `out.len()` right after a line that opens a block (`{` or `(`) and holds nothing else:
+    /// no blank line follows such a line. Recorded, not read back from `out`, because a comment
+    /// or a value can end with the same characters.
+    block_opened_at: Option<usize>,
 }
 
 /// What the line being ended holds so far, for the comments appended to it.
@@ -90,6 +95,19 @@ impl Printer<'_> {
     /// Ends the current line, first appending a comment that sat on the same source line after
     /// the node ending at `end`.
     fn line_end(&mut self, end: usize) {
+        self.end_line(end);
+    }
+
+    /// Ends a line that opens a block (`{`, `(`), one indent level deeper after it.
+    fn open_block(&mut self, end: usize) {
+        self.indent += 1;
+        if self.end_line(end) == LineState::Code {
+            self.block_opened_at = Some(self.out.len());
+        }
+    }
+
+    /// [`Self::line_end`], telling what the line ended with.
+    fn end_line(&mut self, end: usize) -> LineState {
         self.last_end = self.boundary(self.last_end.max(end));
         let mut line = LineState::Code;
         while let Some(c) = self.comments.get(self.next_comment) {
@@ -115,6 +133,7 @@ impl Printer<'_> {
             self.next_comment += 1;
         }
         self.out.push('\n');
+        line
     }
 
     /// Appends a comment to the line being ended; after a `//` comment, which runs to the end
@@ -156,8 +175,7 @@ impl Printer<'_> {
     fn blank_line(&mut self) {
         if !self.out.is_empty()
             && !self.out.ends_with("\n\n")
-            && !self.out.ends_with("(\n")
-            && !self.out.ends_with("{\n")
+            && self.block_opened_at != Some(self.out.len())
         {
             self.out.push('\n');
         }
@@ -207,9 +225,8 @@ impl Printer<'_> {
             return;
         }
         self.push(&format!("{name} ("));
-        self.indent += 1;
         let first = entries.first().map_or(span.end, |e| e.span.start);
-        self.line_end(first.min(span.start + name.len()));
+        self.open_block(first.min(span.start + name.len()));
         let width = entries
             .iter()
             .map(|e| e.key.name.chars().count())
@@ -242,8 +259,7 @@ impl Printer<'_> {
             return;
         }
         self.push("import (");
-        self.indent += 1;
-        self.line_end(import.span.start + "import".len());
+        self.open_block(import.span.start + "import".len());
         for path in &import.paths {
             self.comments_before(path.span.start, true);
             self.line_start();
@@ -266,8 +282,7 @@ impl Printer<'_> {
         }
         self.line_start();
         self.push("type (");
-        self.indent += 1;
-        self.line_end(stmt.span.start + "type".len());
+        self.open_block(stmt.span.start + "type".len());
         for (i, decl) in stmt.decls.iter().enumerate() {
             self.comments_before(decl.span.start, i > 0);
             self.line_start();
@@ -307,8 +322,7 @@ impl Printer<'_> {
             return;
         }
         self.push("{");
-        self.indent += 1;
-        self.line_end(body.span.start + 1);
+        self.open_block(body.span.start + 1);
         let mut section: Vec<FieldRow<'_>> = Vec::new();
         for (i, field) in body.fields.iter().enumerate() {
             let starts_section =
@@ -488,8 +502,7 @@ impl Printer<'_> {
         }
         self.line_start();
         self.push(&format!("service {} {{", service.name.name));
-        self.indent += 1;
-        self.line_end(service.name.span.end);
+        self.open_block(service.name.span.end);
         for (i, item) in service.items.iter().enumerate() {
             self.comments_before(item.span.start, i > 0);
             self.service_item(item);
@@ -509,12 +522,11 @@ impl Printer<'_> {
             return;
         }
         self.push("@server (");
-        self.indent += 1;
         let first = server
             .entries
             .first()
             .map_or(server.span.end, |e| e.span.start);
-        self.line_end(first.min(server.span.start + "@server".len()));
+        self.open_block(first.min(server.span.start + "@server".len()));
         let width = server
             .entries
             .iter()
