@@ -96,7 +96,7 @@ fn imports_resolve_against_the_file_and_include_paths() {
     let compiled = proto::compile(&fixture("valid/imports.proto"), &[]).unwrap();
     let rpc = proto::lower::lower(&compiled);
     assert_eq!(
-        rpc.services[0].methods[0].input,
+        rpc.services[0].methods[0].input.in_lib(),
         "pb::orders::ListOrdersRequest"
     );
     let pb = proto::generate_code(&compiled).unwrap();

@@ -9,7 +9,9 @@ use super::ast::*;
 use super::loader::Loaded;
 use super::tag::{NumberRange, TagOption};
 use super::validate::{normalize_prefix, parse_duration};
-use crate::model::{FieldDef, Group, Middleware, Route, Service, Source, TypeDef};
+use crate::model::{
+    FieldDef, Flatten, Group, Middleware, Route, Service, Source, TypeDef, TypeRef,
+};
 
 /// Lowers a contract that validated without errors.
 pub fn lower(loaded: &Loaded, contract_name: &str) -> Service {
@@ -128,7 +130,6 @@ impl Lowerer<'_> {
             name: name.to_string(),
             fields: Vec::new(),
             is_request: false,
-            json_only: true,
         });
         let mut used = HashSet::new();
         let mut fields = Vec::new();
@@ -138,20 +139,15 @@ impl Lowerer<'_> {
         // Two fields with one key: Go's encoding/json drops both (the validator warns), and
         // serde would reject the second; do as Go does.
         let mut keys: HashMap<String, usize> = HashMap::new();
-        for f in fields.iter().filter(|f| !f.flatten && !f.skip) {
+        for f in fields.iter().filter(|f| f.flatten.is_none() && !f.skip) {
             *keys.entry(f.key.clone()).or_default() += 1;
         }
         for f in fields.iter_mut() {
-            if !f.flatten && keys.get(&f.key).is_some_and(|&n| n > 1) {
+            if f.flatten.is_none() && keys.get(&f.key).is_some_and(|&n| n > 1) {
                 f.skip = true;
             }
         }
-        let json_only = fields
-            .iter()
-            .all(|f| f.source == Source::Json && !f.flatten);
-        let def = &mut self.types[index];
-        def.fields = fields;
-        def.json_only = json_only;
+        self.types[index].fields = fields;
     }
 
     fn field(&mut self, parent: &str, field: &Field, used: &mut HashSet<String>) -> FieldDef {
@@ -160,11 +156,20 @@ impl Lowerer<'_> {
         let (ty, flatten) = match &field.kind {
             FieldKind::Named { name, ty } => {
                 let anon_name = format!("{parent}{}", name.name.to_upper_camel_case());
-                (self.rust_type(parent, &anon_name, ty), false)
+                (self.rust_type(parent, &anon_name, ty), None)
             }
             FieldKind::Embedded { pointer, name } => {
-                let t = type_name(&name.name);
-                (if *pointer { format!("Option<{t}>") } else { t }, true)
+                let t = TypeRef::Declared(type_name(&name.name));
+                let flatten = Flatten {
+                    ty: t.clone(),
+                    optional: *pointer,
+                };
+                let ty = if *pointer {
+                    TypeRef::Option(Box::new(t))
+                } else {
+                    t
+                };
+                (ty, Some(flatten))
             }
         };
         let source = match binding.map(|b| b.key.as_str()) {
@@ -183,9 +188,10 @@ impl Lowerer<'_> {
         };
         let omit_empty = binding.is_some_and(|b| b.has(&TagOption::OmitEmpty));
         FieldDef {
-            rename: (!flatten && key != rust_name.trim_start_matches("r#")).then(|| key.clone()),
+            rename: (flatten.is_none() && key != rust_name.trim_start_matches("r#"))
+                .then(|| key.clone()),
             skip: key == "-",
-            optional: binding.is_some_and(|b| b.is_optional()) || ty.starts_with("Option<"),
+            optional: binding.is_some_and(|b| b.is_optional()) || ty.optional_inner().is_some(),
             empty_check: omit_empty.then(|| empty_check(&ty)).flatten(),
             omit_empty,
             default: option(|o| match o {
@@ -209,44 +215,43 @@ impl Lowerer<'_> {
     }
 
     /// The Rust type for a Go type; an anonymous struct becomes a new type named `anon_name`.
-    fn rust_type(&mut self, parent: &str, anon_name: &str, ty: &TypeExpr) -> String {
+    fn rust_type(&mut self, parent: &str, anon_name: &str, ty: &TypeExpr) -> TypeRef {
         match &ty.kind {
-            TypeKind::Named(n) => builtin(n).map_or_else(|| type_name(n), str::to_string),
-            TypeKind::Interface => "serde_json::Value".into(),
+            TypeKind::Named(n) => named(n),
+            TypeKind::Interface => TypeRef::Builtin("serde_json::Value"),
             TypeKind::Pointer(inner) => {
                 let t = self.rust_type(parent, anon_name, inner);
                 let recursive =
                     matches!(&inner.kind, TypeKind::Named(n) if self.reaches(n, parent));
                 if recursive {
-                    format!("Option<Box<{t}>>")
+                    TypeRef::Option(Box::new(TypeRef::Boxed(Box::new(t))))
                 } else {
-                    format!("Option<{t}>")
+                    TypeRef::Option(Box::new(t))
                 }
             }
             // `[]*T` is a list of values in Rust: a null element is rare enough not to model.
             TypeKind::Slice(inner) => match &inner.kind {
                 TypeKind::Pointer(elem) => {
-                    format!("Vec<{}>", self.rust_type(parent, anon_name, elem))
+                    TypeRef::Vec(Box::new(self.rust_type(parent, anon_name, elem)))
                 }
-                _ => format!("Vec<{}>", self.rust_type(parent, anon_name, inner)),
+                _ => TypeRef::Vec(Box::new(self.rust_type(parent, anon_name, inner))),
             },
             TypeKind::Array(n, inner) => {
-                let t = self.rust_type(parent, anon_name, inner);
+                let t = Box::new(self.rust_type(parent, anon_name, inner));
                 // serde implements arrays only up to 32 elements.
                 if *n <= 32 {
-                    format!("[{t}; {n}]")
+                    TypeRef::Array(t, *n)
                 } else {
-                    format!("Vec<{t}>")
+                    TypeRef::Vec(t)
                 }
             }
-            TypeKind::Map(k, v) => {
-                let k = self.rust_type(parent, anon_name, k);
-                let v = self.rust_type(parent, anon_name, v);
-                format!("std::collections::HashMap<{k}, {v}>")
-            }
+            TypeKind::Map(k, v) => TypeRef::Map(
+                Box::new(self.rust_type(parent, anon_name, k)),
+                Box::new(self.rust_type(parent, anon_name, v)),
+            ),
             TypeKind::Struct(body) => {
                 self.struct_def(anon_name, body);
-                anon_name.to_string()
+                TypeRef::Declared(anon_name.to_string())
             }
         }
     }
@@ -341,17 +346,13 @@ fn range_check(r: &NumberRange) -> String {
     out
 }
 
-fn empty_check(ty: &str) -> Option<String> {
-    let check = if ty.starts_with("Option<") {
-        "Option::is_none"
-    } else if ty.starts_with("Vec<") {
-        "Vec::is_empty"
-    } else if ty == "String" {
-        "String::is_empty"
-    } else if ty.starts_with("std::collections::HashMap<") {
-        "std::collections::HashMap::is_empty"
-    } else {
-        return None;
+fn empty_check(ty: &TypeRef) -> Option<String> {
+    let check = match ty {
+        TypeRef::Option(_) => "Option::is_none",
+        TypeRef::Vec(_) => "Vec::is_empty",
+        TypeRef::Builtin("String") => "String::is_empty",
+        TypeRef::Map(..) => "std::collections::HashMap::is_empty",
+        _ => return None,
     };
     Some(check.to_string())
 }
@@ -499,11 +500,16 @@ fn group(service: &ServiceStmt) -> Group {
 }
 
 /// A request or response body as a Rust type: `T`, `*T` → `T`, `[]T` → `Vec<T>`.
-fn body_type(ty: &TypeExpr) -> String {
+fn body_type(ty: &TypeExpr) -> TypeRef {
     match &ty.kind {
-        TypeKind::Named(n) => builtin(n).map_or_else(|| type_name(n), str::to_string),
+        TypeKind::Named(n) => named(n),
         TypeKind::Pointer(inner) => body_type(inner),
-        TypeKind::Slice(inner) => format!("Vec<{}>", body_type(inner)),
-        _ => "serde_json::Value".to_string(),
+        TypeKind::Slice(inner) => TypeRef::Vec(Box::new(body_type(inner))),
+        _ => TypeRef::Builtin("serde_json::Value"),
     }
+}
+
+/// A named Go type: a builtin, or one the contract declares.
+fn named(go: &str) -> TypeRef {
+    builtin(go).map_or_else(|| TypeRef::Declared(type_name(go)), TypeRef::Builtin)
 }

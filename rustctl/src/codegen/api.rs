@@ -10,7 +10,7 @@ use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
 use super::{ModuleTree, Options};
 use crate::api::validate::join_path;
-use crate::model::{Group, Route, Service};
+use crate::model::{Group, Route, Service, TypeRef};
 
 #[derive(Serialize)]
 struct ServiceCtx<'a> {
@@ -19,7 +19,6 @@ struct ServiceCtx<'a> {
     standalone: bool,
     config_file: String,
     port: u16,
-    has_requests: bool,
     /// The config sections `jwt` groups read their keys from, for the config file.
     jwt_sections: Vec<JwtSection>,
 }
@@ -90,9 +89,6 @@ struct GroupView<'a> {
 struct RoutesCtx<'a> {
     service: &'a Service,
     groups: Vec<GroupView<'a>>,
-    /// The HTTP methods used, lowercase (the default template no longer needs them; kept
-    /// for routes templates customized from earlier versions).
-    methods: Vec<String>,
     uses_timeout: bool,
 }
 
@@ -102,6 +98,10 @@ struct HandlerCtx<'a> {
     sse: bool,
     full_path: String,
     runtime_imports: String,
+    /// `use axum::Json;`: the response is written as JSON.
+    import_json: bool,
+    /// `use axum::Json as JsonBody;`: the request is a JSON body without binding rules.
+    import_json_body: bool,
     uses_types: bool,
     logic_path: String,
     signature: String,
@@ -111,12 +111,14 @@ struct HandlerCtx<'a> {
 #[derive(Serialize)]
 struct LogicCtx<'a> {
     route: &'a RouteView,
-    sse: bool,
     full_path: String,
-    jwt: bool,
+    /// The `use` lines of the runtime's items, in rustfmt's order.
+    runtime_uses: Vec<String>,
     types_import: Option<String>,
     signature: String,
     unused: String,
+    /// The stub answers `Default::default()` (a response value) rather than `()`.
+    returns_value: bool,
 }
 
 #[derive(Serialize)]
@@ -162,7 +164,6 @@ pub fn plan(
         standalone: options.standalone,
         config_file: config_file.clone(),
         port: options.port,
-        has_requests: !requests.is_empty(),
         jwt_sections: jwt_sections(service),
     };
     use Ownership::{Generated, Scaffold};
@@ -186,7 +187,6 @@ pub fn plan(
     logic_tree.insert(Vec::new(), BTreeSet::new());
 
     let mut groups = Vec::new();
-    let mut methods = BTreeSet::new();
     let mut jobs: Vec<RouteJob> = Vec::new();
     for group in &service.groups {
         for tree in [&mut handler_tree, &mut logic_tree] {
@@ -203,14 +203,12 @@ pub fn plan(
             let mut module_path: Vec<String> = group.modules.clone();
             module_path.push(file.clone());
             let view = RouteView {
-                request_bind: route
-                    .request
-                    .as_deref()
-                    .is_some_and(|r| requests.contains(r)),
+                request_bind: route.request.as_ref().is_some_and(
+                    |r| matches!(r, TypeRef::Declared(d) if requests.contains(d.as_str())),
+                ),
                 handler_path: format!("{}::{}", module_path.join("::"), route.handler),
                 route: route.clone(),
             };
-            methods.insert(route.method.clone());
             handler_tree
                 .entry(group.modules.clone())
                 .or_default()
@@ -254,7 +252,6 @@ pub fn plan(
         service,
         uses_timeout: service.groups.iter().any(|g| g.timeout_ms.is_some()),
         groups,
-        methods: methods.into_iter().collect(),
     };
     plan.add(
         "src/routes.rs",
@@ -359,25 +356,22 @@ fn route_contexts<'a>(
     let mut imports = BTreeSet::new();
     // In a logic file a declared type is imported, unless its name would shadow something the
     // file itself uses; then it is written in full.
-    let mut short = |ty: &str| -> String {
-        match declared_base(ty) {
-            Some(base) if RESERVED.contains(&base) => {
-                ty.replace(base, &format!("crate::types::{base}"))
+    let mut short = |ty: &TypeRef| -> String {
+        for name in ty.declared() {
+            if !RESERVED.contains(&name) {
+                imports.insert(name.to_string());
             }
-            Some(base) => {
-                imports.insert(base.to_string());
-                ty.to_string()
-            }
-            None => ty.to_string(),
         }
+        ty.render(&|name| {
+            if RESERVED.contains(&name) {
+                format!("crate::types::{name}")
+            } else {
+                name.to_string()
+            }
+        })
     };
     // In a handler every declared type is written `types::T`, so no name can clash.
-    let qualified = |ty: &str| -> String {
-        match declared_base(ty) {
-            Some(base) => ty.replace(base, &format!("types::{base}")),
-            None => ty.to_string(),
-        }
-    };
+    let qualified = |ty: &TypeRef| ty.render(&|name| format!("types::{name}"));
 
     let mut logic_params = vec!["svc: &ServiceContext".to_string()];
     let mut handler_params = vec!["State(svc): State<Arc<ServiceContext>>".to_string()];
@@ -399,22 +393,25 @@ fn route_contexts<'a>(
         }
         args.push("req");
     }
-    let mut logic_response = route
-        .response
-        .as_deref()
-        .map(&mut short)
-        .unwrap_or_else(|| "()".into());
-    let mut handler_return = match &route.response {
-        Some(r) => format!("Result<Json<{}>, Error>", qualified(r)),
-        None => "Result<(), Error>".into(),
-    };
     let mut unused: Vec<&str> = args.iter().map(|a| a.trim_start_matches('&')).collect();
-    if sse {
+    let (logic_ok, handler_return) = match (&route.response, sse) {
         // Logic sends each event into `tx`; the handler answers with the stream at once.
-        logic_params.push(format!("tx: EventSender<{logic_response}>"));
-        logic_response = "()".into();
+        (Some(event), true) => {
+            logic_params.push(format!("tx: EventSender<{}>", short(event)));
+            ("()".to_string(), "EventStream".to_string())
+        }
+        (None, true) => {
+            logic_params.push("tx: EventSender<()>".into());
+            ("()".to_string(), "EventStream".to_string())
+        }
+        (Some(resp), false) => (
+            short(resp),
+            format!("Result<Json<{}>, Error>", qualified(resp)),
+        ),
+        (None, false) => ("()".to_string(), "Result<(), Error>".to_string()),
+    };
+    if sse {
         unused.push("tx");
-        handler_return = "EventStream".into();
         runtime_imports.retain(|i| *i != "Error");
         runtime_imports.push("sse::EventStream");
     }
@@ -424,7 +421,7 @@ fn route_contexts<'a>(
         .request
         .iter()
         .chain(route.response.iter().filter(|_| !sse))
-        .any(|t| declared_base(t).is_some());
+        .any(|t| !t.declared().is_empty());
     let handler = HandlerCtx {
         route: view,
         sse,
@@ -434,38 +431,47 @@ fn route_contexts<'a>(
         } else {
             format!("{{{}}}", runtime_imports.join(", "))
         },
+        import_json: route.response.is_some() && !sse,
+        import_json_body: route.request.is_some() && !view.request_bind,
         uses_types,
         logic_path: format!("{}::{}", module_path.join("::"), route.handler),
         signature: signature(&route.handler, &handler_params, &handler_return),
         call_args: args.join(", "),
     };
+    // rustfmt's order: `{...}` lists sort after a plain name and before a module path.
+    let mut runtime_uses = Vec::new();
+    let error_and_claims = if jwt {
+        "use rustctl_runtime::{Claims, Error};"
+    } else {
+        "use rustctl_runtime::Error;"
+    };
+    if sse && jwt {
+        runtime_uses.push("use rustctl_runtime::sse::EventSender;".to_string());
+        runtime_uses.push(error_and_claims.to_string());
+    } else {
+        runtime_uses.push(error_and_claims.to_string());
+        if sse {
+            runtime_uses.push("use rustctl_runtime::sse::EventSender;".to_string());
+        }
+    }
     let logic = LogicCtx {
         route: view,
-        sse,
         full_path,
-        jwt,
+        runtime_uses,
         types_import: use_line("crate::types", &imports.into_iter().collect::<Vec<_>>()),
         signature: signature(
             &route.handler,
             &logic_params,
-            &format!("Result<{logic_response}, Error>"),
+            &format!("Result<{logic_ok}, Error>"),
         ),
         unused: if unused.len() == 1 {
             unused[0].to_string()
         } else {
             format!("({})", unused.join(", "))
         },
+        returns_value: route.response.is_some() && !sse,
     };
     (handler, logic)
-}
-
-/// The declared type inside `T` or `Vec<T>`, if it is one (not a builtin).
-fn declared_base(ty: &str) -> Option<&str> {
-    let base = ty.trim_start_matches("Vec<").trim_end_matches('>');
-    (base.chars().next().is_some_and(char::is_uppercase)
-        && base != "String"
-        && !base.contains("::"))
-    .then_some(base)
 }
 
 /// The `.api` file `rustctl api new NAME` starts from, as goctl's.

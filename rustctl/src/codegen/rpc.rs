@@ -36,6 +36,8 @@ struct MethodView<'a> {
     streaming_out: bool,
     /// Whether the logic takes the request (not for `google.protobuf.Empty`).
     takes_req: bool,
+    /// The logic stub answers `Default::default()` (a message) rather than `()`.
+    stub_value: bool,
 }
 
 #[derive(Serialize)]
@@ -120,9 +122,7 @@ pub fn plan(
                 rpc,
                 service,
                 method,
-                uses_pb: [&method.method.input, &method.method.output]
-                    .iter()
-                    .any(|t| t.starts_with("pb::")),
+                uses_pb: method.method.input.is_local() || method.method.output.is_local(),
             };
             plan.files.push(PlannedFile {
                 path: PathBuf::from(format!("src/logic/{}/{file}.rs", service.module)),
@@ -174,31 +174,25 @@ fn method_view<'a>(
     let streaming_out = m.server_streaming;
     let mut params = vec!["svc: &ServiceContext".to_string()];
     let mut unused = vec!["svc"];
+    let (input, output) = (m.input.in_lib(), m.output.in_lib());
     if m.client_streaming {
-        params.push(format!("stream: Streaming<{}>", m.input));
+        params.push(format!("stream: Streaming<{input}>"));
         unused.push("stream");
-    } else if m.input != "()" {
-        params.push(format!("req: {}", m.input));
+    } else if !m.input.is_unit() {
+        params.push(format!("req: {input}"));
         unused.push("req");
     }
     let ret = if streaming_out {
-        params.push(format!("tx: mpsc::Sender<Result<{}, Status>>", m.output));
+        params.push(format!("tx: mpsc::Sender<Result<{output}, Status>>"));
         unused.push("tx");
         "Result<(), Status>".to_string()
     } else {
-        format!("Result<{}, Status>", m.output)
-    };
-    let prefixed = |t: &str| {
-        if t.starts_with("pb::") {
-            format!("{}::{t}", rpc.lib_name)
-        } else {
-            t.to_string()
-        }
+        format!("Result<{output}, Status>")
     };
     MethodView {
         method: m,
-        input: prefixed(&m.input),
-        output: prefixed(&m.output),
+        input: m.input.in_bin(&rpc.lib_name),
+        output: m.output.in_bin(&rpc.lib_name),
         logic_path: format!(
             "{}::{}::{}",
             service.module,
@@ -212,7 +206,8 @@ fn method_view<'a>(
             format!("({})", unused.join(", "))
         },
         streaming_out,
-        takes_req: m.client_streaming || m.input != "()",
+        takes_req: m.client_streaming || !m.input.is_unit(),
+        stub_value: !streaming_out && !m.output.is_unit(),
     }
 }
 

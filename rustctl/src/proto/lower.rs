@@ -7,7 +7,7 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use prost_types::DescriptorProto;
 
 use super::Compiled;
-use crate::model::{RpcContract, RpcMethod, RpcService};
+use crate::model::{Message, RpcContract, RpcMethod, RpcService};
 
 /// Lowers the services of the compiled root file.
 pub fn lower(compiled: &Compiled) -> RpcContract {
@@ -68,7 +68,10 @@ pub fn lower(compiled: &Compiled) -> RpcContract {
                                 let name = m.name.clone().unwrap_or_default();
                                 let resolve = |t: &Option<String>| {
                                     let t = t.clone().unwrap_or_default();
-                                    types.get(&t).cloned().unwrap_or_else(|| well_known(&t))
+                                    match types.get(&t) {
+                                        Some(path) => Message::Local(path.clone()),
+                                        None => well_known(&t),
+                                    }
                                 };
                                 RpcMethod {
                                     rust_name: prost_fn_name(&name),
@@ -138,9 +141,9 @@ fn qualified(package: &str, outer: &[String], name: &str) -> String {
     format!(".{}", parts.join("."))
 }
 
-/// `pb::pkg::outer::Inner`, as prost lays types out.
+/// `pkg::outer::Inner`: the path below `pb`, as prost lays types out.
 fn rust_path(package: &str, outer: &[String], name: &str) -> String {
-    let mut parts = vec!["pb".to_string()];
+    let mut parts = Vec::new();
     if !package.is_empty() {
         parts.push(package_path(package));
     }
@@ -206,10 +209,10 @@ fn module_name(name: &str) -> String {
 }
 
 /// Types prost maps onto Rust or `prost_types` instead of generating them.
-fn well_known(name: &str) -> String {
+fn well_known(name: &str) -> Message {
     match name.strip_prefix(".google.protobuf.") {
-        Some("Empty") => "()".into(),
-        Some(other) => format!("::prost_types::{other}"),
-        None => format!("pb::{}", name.trim_start_matches('.').replace('.', "::")),
+        Some("Empty") => Message::Unit,
+        Some(other) => Message::WellKnown(other.to_string()),
+        None => Message::Local(name.trim_start_matches('.').replace('.', "::")),
     }
 }
