@@ -5,9 +5,12 @@
 
 pub mod bind;
 pub mod breaker;
+pub mod call;
 pub mod config;
 mod conn;
 mod current;
+pub mod ctx;
+pub mod deadline;
 mod devserver;
 pub mod error;
 pub mod ids;
@@ -19,6 +22,7 @@ pub mod middleware;
 mod nonce;
 pub mod peer;
 mod redis_conn;
+pub mod reply;
 mod rolling;
 mod rotate;
 pub mod rpc;
@@ -31,9 +35,12 @@ mod telemetry;
 mod telemetry_file;
 
 pub use bind::{Bind, BindError, Binder, Bound, FieldSpec};
+pub use call::CallOptions;
 pub use config::{RestConf, ServiceConfig};
+pub use ctx::Ctx;
 pub use error::Error;
 pub use middleware::Claims;
 pub use peer::ClientAddr;
+pub use reply::Reply;
 pub use server::{RouteGroup, Running, Server};
 pub use task::spawn;

@@ -47,6 +47,8 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for Deadline<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         let this = self.project();
+        // Logic reads its deadline (`Ctx::deadline`) while the handler is polled.
+        let _deadline = this.limit.map(|(at, _)| crate::deadline::enter(at));
         if let Poll::Ready(v) = this.fut.poll(cx) {
             return Poll::Ready(done(v));
         }
@@ -87,5 +89,21 @@ mod tests {
         assert!(body.contains("timed out"), "{body}");
         let (s, _, _) = run_stack(with_timeout(Duration::from_secs(60)), slow, get("/")).await;
         assert_eq!(s, 200);
+    }
+
+    #[tokio::test]
+    async fn the_handler_sees_its_deadline() {
+        let handler = |_r| async {
+            let left = crate::deadline::current()
+                .map(|at| at.saturating_duration_since(std::time::Instant::now()));
+            format!(
+                "{}",
+                left.is_some_and(|l| l <= Duration::from_secs(5) && l > Duration::from_secs(4))
+            )
+        };
+        let (s, _, body) = run_stack(with_timeout(Duration::from_secs(5)), handler, get("/")).await;
+        assert_eq!((s.as_u16(), body.as_str()), (200, "true"));
+        let (_, _, body) = run_stack(Stack::default(), handler, get("/")).await;
+        assert_eq!(body, "false");
     }
 }

@@ -64,6 +64,12 @@ impl Intercept for Timeout {
             None => self.default,
         };
         let deadline = effective(conf, req.headers());
+        let mut req = req;
+        if let Some(d) = deadline {
+            // For the handler's `Ctx::deadline`.
+            req.extensions_mut()
+                .insert(crate::deadline::RequestDeadline(std::time::Instant::now() + d));
+        }
         let fut = next(req);
         match deadline {
             None => Box::pin(async move { done(fut.await) }),
