@@ -1,21 +1,16 @@
-//! Where calls go: a [`Resolver`] turns a client's `Target` into endpoint changes, and a
-//! power-of-two-choices balancer spreads calls over the live endpoints.
-//!
-//! The balancer is tower's `p2c::Balance` over one lazily connected tonic channel per
-//! endpoint, each measured with peak-EWMA latency times in-flight calls (`PeakEwma`): the same
-//! load go-zero's p2c picker computes (EWMA latency × (inflight + 1)). Endpoints come and go
-//! through [`EndpointSender`] at any time, so discovery (etcd, a later issue) is one more
-//! [`Resolver`] registered under its scheme, with no change to generated code.
+//! The power-of-two-choices balancer a client calls through: tower's `p2c::Balance` over one
+//! lazily connected tonic channel per endpoint, each measured with peak-EWMA latency times
+//! in-flight calls (`PeakEwma`): the same load go-zero's p2c picker computes (EWMA latency ×
+//! (inflight + 1)). Endpoints come and go through the [`EndpointSender`] its resolver feeds
+//! (`resolve.rs`), while calls run.
 
-use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tonic::body::Body;
 use tonic::transport::{Channel, Endpoint};
 use tower::balance::p2c::Balance;
@@ -24,7 +19,7 @@ use tower::discover::Change;
 use tower::load::{CompleteOnResponse, PeakEwmaDiscover};
 use tower::util::BoxService;
 
-use super::client::RpcError;
+use super::resolve::EndpointSender;
 
 /// The balanced pool the client calls through.
 pub(crate) type Pool = Buffer<
@@ -34,159 +29,6 @@ pub(crate) type Pool = Buffer<
     >,
 >;
 
-/// Produces the endpoints of a target and their changes.
-///
-/// `resolve` is called once per client, inside the tokio runtime; it sends the current
-/// endpoints and keeps sending changes (from a task it spawns) for as long as it likes. A
-/// resolver for `etcd://...` would watch the service's key prefix and `insert`/`remove`.
-pub trait Resolver: Send + Sync + 'static {
-    /// Starts resolving `target` (the full `Target` string, scheme included).
-    fn resolve(&self, target: &str, endpoints: EndpointSender) -> Result<(), RpcError>;
-}
-
-/// Where a [`Resolver`] sends endpoint changes. Addresses are `host:port` or URLs.
-#[derive(Clone)]
-pub struct EndpointSender {
-    tx: mpsc::UnboundedSender<Change<String, String>>,
-    known: Arc<Mutex<HashSet<String>>>,
-}
-
-impl EndpointSender {
-    /// An endpoint appeared (inserting a known one again is a no-op).
-    pub fn insert(&self, addr: &str) {
-        let addr = normalize(addr);
-        if self.lock().insert(addr.clone()) {
-            let _ = self.tx.send(Change::Insert(addr.clone(), addr));
-        }
-    }
-    /// An endpoint went away.
-    pub fn remove(&self, addr: &str) {
-        let addr = normalize(addr);
-        if self.lock().remove(&addr) {
-            let _ = self.tx.send(Change::Remove(addr));
-        }
-    }
-    /// Replaces the whole set (inserting new, removing gone endpoints).
-    pub fn set<S: AsRef<str>>(&self, addrs: &[S]) {
-        let want: HashSet<String> = addrs.iter().map(|a| normalize(a.as_ref())).collect();
-        let gone: Vec<String> = self.lock().difference(&want).cloned().collect();
-        for a in gone {
-            self.remove(&a);
-        }
-        for a in want {
-            self.insert(&a);
-        }
-    }
-    /// Whether the client is gone (a resolver's task can stop then).
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-    /// The endpoints sent so far and not removed.
-    pub fn known(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.lock().iter().cloned().collect();
-        v.sort();
-        v
-    }
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.known.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// `host:port` → `http://host:port`.
-pub(crate) fn normalize(addr: &str) -> String {
-    let addr = addr.trim();
-    if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    }
-}
-
-type Registry = RwLock<HashMap<String, Arc<dyn Resolver>>>;
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let mut m: HashMap<String, Arc<dyn Resolver>> = HashMap::new();
-        m.insert("dns".into(), Arc::new(DnsResolver::default()));
-        RwLock::new(m)
-    })
-}
-
-/// Serves targets `scheme://...` with `resolver` (e.g. `etcd`); replaces an earlier one.
-pub fn register_resolver(scheme: &str, resolver: Arc<dyn Resolver>) {
-    registry()
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(scheme.to_ascii_lowercase(), resolver);
-}
-
-/// The resolver for `target`: its scheme's, or DNS for a bare `host:port`.
-pub(crate) fn resolver_for(target: &str) -> Result<Arc<dyn Resolver>, RpcError> {
-    let scheme = match target.split_once("://") {
-        Some((s, _)) => s.to_ascii_lowercase(),
-        None => "dns".to_owned(),
-    };
-    registry()
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&scheme)
-        .cloned()
-        .ok_or_else(|| RpcError::UnknownScheme {
-            target: target.to_owned(),
-            scheme,
-        })
-}
-
-/// `dns:///host:port` or `host:port`: the host's addresses, looked up again every
-/// `refresh` (default 30 s) while the client lives.
-pub struct DnsResolver {
-    /// How often names are looked up again.
-    pub refresh: Duration,
-}
-
-impl Default for DnsResolver {
-    fn default() -> Self {
-        DnsResolver {
-            refresh: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Resolver for DnsResolver {
-    fn resolve(&self, target: &str, endpoints: EndpointSender) -> Result<(), RpcError> {
-        let authority = target
-            .strip_prefix("dns://")
-            .map(|rest| rest.rsplit('/').next().unwrap_or(rest))
-            .unwrap_or(target)
-            .to_owned();
-        if super::conf::split_host_port(&authority).is_none() {
-            return Err(RpcError::InvalidEndpoint {
-                endpoint: target.to_owned(),
-                message: "expected host:port".into(),
-            });
-        }
-        let refresh = self.refresh;
-        tokio::spawn(async move {
-            loop {
-                match tokio::net::lookup_host(authority.as_str()).await {
-                    Ok(addrs) => {
-                        let list: Vec<String> = addrs.map(|a| a.to_string()).collect();
-                        endpoints.set(&list);
-                    }
-                    Err(e) => tracing::warn!(target = %authority, error = %e, "dns lookup failed"),
-                }
-                tokio::time::sleep(refresh).await;
-                if endpoints.is_closed() {
-                    return;
-                }
-            }
-        });
-        Ok(())
-    }
-}
-
-/// Builds the pool and the sender its resolver feeds.
 /// How each endpoint's channel connects.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EndpointOpts {
@@ -194,12 +36,9 @@ pub(crate) struct EndpointOpts {
     pub(crate) keepalive: Option<Duration>,
 }
 
+/// Builds the pool and the sender its resolver feeds.
 pub(crate) fn pool(opts: EndpointOpts) -> (Pool, EndpointSender) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Change<String, String>>();
-    let sender = EndpointSender {
-        tx,
-        known: Arc::default(),
-    };
+    let (sender, mut rx) = EndpointSender::channel();
     let healthy = Arc::new(AtomicUsize::new(0));
     // Endpoints become lazily connected channels as the balancer polls for changes (inside
     // the runtime). A finished stream would make the balancer fail, so it never ends.
@@ -330,21 +169,4 @@ pub(crate) fn endpoint(
         Some(every) => ep.http2_keep_alive_interval(every),
         None => ep,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_pick_resolvers() {
-        assert!(resolver_for("dns:///localhost:80").is_ok());
-        assert!(resolver_for("localhost:80").is_ok());
-        assert!(matches!(
-            resolver_for("etcd://127.0.0.1:2379/trial.rpc"),
-            Err(RpcError::UnknownScheme { .. })
-        ));
-        assert_eq!(normalize("127.0.0.1:1"), "http://127.0.0.1:1");
-        assert_eq!(normalize("https://h:1"), "https://h:1");
-    }
 }

@@ -13,51 +13,15 @@ use std::time::{Duration, Instant};
 use tonic::body::Body;
 use tower::Service;
 
-use super::balance::{self, EndpointOpts, EndpointSender, Pool};
+use super::balance::{self, EndpointOpts, Pool};
 use super::breaker::{Breakers, open_status};
 use super::conf::RpcClientConf;
+use super::error::RpcError;
 use super::intercept::{
     acceptable, deadline_status, format_grpc_timeout, on_end, status_response, with_deadline,
 };
+use super::resolve::{self, EndpointSender};
 use super::timeout::effective;
-
-/// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum RpcError {
-    /// Neither `Endpoints` nor `Target` is set.
-    #[error("rpc client: set `Endpoints` or `Target`")]
-    NoTarget,
-    /// An endpoint or target is not a usable address.
-    #[error("rpc client: invalid endpoint `{endpoint}`: {message}")]
-    InvalidEndpoint {
-        /// The endpoint as written.
-        endpoint: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// No resolver is registered for the target's scheme.
-    #[error("rpc client: no resolver for scheme `{scheme}` in target `{target}`")]
-    UnknownScheme {
-        /// The target as written.
-        target: String,
-        /// Its scheme.
-        scheme: String,
-    },
-    /// `App` or `Token` cannot be sent as gRPC metadata (not visible ASCII).
-    #[error("rpc client: `{key}` is not valid gRPC metadata (use visible ASCII)")]
-    InvalidCredential {
-        /// `App` or `Token`.
-        key: &'static str,
-    },
-    /// `NonBlock: false` and no endpoint answered.
-    #[error("rpc client: no endpoint of `{target}` is reachable: {message}")]
-    Unavailable {
-        /// The endpoints or target.
-        target: String,
-        /// The last connection error.
-        message: String,
-    },
-}
 
 /// A connection to an RPC service: cheap to clone, safe to share; pass it to a generated
 /// client (`TrialClient::new(client)`). It implements `tonic::client::GrpcService`.
@@ -107,7 +71,7 @@ impl RpcClient {
         let (pool, sender) = balance::pool(opts);
         if !conf.endpoints.is_empty() {
             for e in &conf.endpoints {
-                balance::endpoint(&balance::normalize(e), opts).map_err(|err| {
+                balance::endpoint(&resolve::normalize(e), opts).map_err(|err| {
                     RpcError::InvalidEndpoint {
                         endpoint: e.clone(),
                         message: err.to_string(),
@@ -115,8 +79,16 @@ impl RpcClient {
                 })?;
                 sender.insert(e);
             }
+        } else if conf.target_is_etcd_section() {
+            // The section, not its `etcd://` form: it carries `User`/`Pass`.
+            super::etcd::discover(conf.etcd.clone(), sender.clone()).map_err(|message| {
+                RpcError::InvalidEndpoint {
+                    endpoint: target.clone(),
+                    message,
+                }
+            })?;
         } else if !target.is_empty() {
-            balance::resolver_for(&target)?.resolve(&target, sender.clone())?;
+            resolve::resolver_for(&target)?.resolve(&target, sender.clone())?;
         } else {
             return Err(RpcError::NoTarget);
         }

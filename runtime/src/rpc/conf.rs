@@ -48,8 +48,8 @@ pub struct RpcServerConf {
     pub redis: RedisKeyConf,
     /// With `Auth`: answer INTERNAL when Redis fails (default false: let the call through).
     pub strict_control: bool,
-    /// go-zero's registration in etcd: accepted; publishing comes with discovery (a later
-    /// issue), a warning is logged when `Hosts` is set.
+    /// Registration in etcd (`Hosts`, `Key`): the server publishes its address under
+    /// `Key/<lease id>` while it serves (see `docs/runtime.md`, Discovery).
     pub etcd: EtcdConf,
     /// Graceful shutdown timings.
     pub shutdown: ShutdownConf,
@@ -119,6 +119,11 @@ impl Validate for RpcServerConf {
             self.telemetry.sampler,
             "[0:1]",
         ));
+        if !self.etcd.hosts.is_empty()
+            && let Some(problem) = self.etcd.problem()
+        {
+            errs.push(("Etcd".into(), problem));
+        }
         if self.auth
             && let Some(problem) = self.redis.problem()
         {
@@ -241,11 +246,12 @@ impl Default for RpcMiddlewaresConf {
 pub struct RpcClientConf {
     /// Direct connections: `host:port` or `http://host:port`; calls are balanced across them.
     pub endpoints: Vec<String>,
-    /// Instead of `Endpoints`: `host:port`, `dns:///host:port`, or a scheme a registered
-    /// resolver serves (see [`super::register_resolver`]), e.g. `etcd://...` later.
+    /// Instead of `Endpoints`: `host:port`, `dns:///host:port`, `k8s://namespace/service:port`,
+    /// `etcd://host1,host2/key`, or a scheme a registered resolver serves (see
+    /// [`super::register_resolver`]).
     pub target: Option<String>,
-    /// go-zero's discovery section (`Hosts`, `Key`): stands for the target
-    /// `etcd://host1,host2/Key`, served once an `etcd` resolver is registered.
+    /// go-zero's discovery section (`Hosts`, `Key`, `User`, `Pass`): the replicas registered
+    /// under `Key` in that etcd, followed as they come and go.
     pub etcd: EtcdConf,
     /// Per-call timeout in ms (default 2000, 0 disables); a smaller deadline set on the
     /// request wins.
@@ -336,20 +342,39 @@ impl RpcClientConf {
             _ => None,
         }
     }
+
+    /// Whether calls go to the replicas of the `Etcd` section (no `Endpoints`, no `Target`).
+    pub(crate) fn target_is_etcd_section(&self) -> bool {
+        self.endpoints.is_empty()
+            && self.target.as_deref().is_none_or(|t| t.trim().is_empty())
+            && !self.etcd.hosts.is_empty()
+    }
 }
 
-/// go-zero's `discov.EtcdConf`.
+/// go-zero's `discov.EtcdConf`: where a server registers and a client discovers replicas.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct EtcdConf {
     /// etcd endpoints, `host:port`.
     pub hosts: Vec<String>,
-    /// The key the service registers under (e.g. `trial.rpc`).
+    /// The key the service registers under (e.g. `trial.rpc`); replicas are `Key/<id>`.
     pub key: String,
-    /// etcd user.
+    /// A fixed id for this replica's key (`Key/<ID>`); 0, the default, uses the lease id.
+    #[serde(rename = "ID")]
+    pub id: i64,
+    /// etcd user (with `Pass`).
     pub user: String,
     /// etcd password.
     pub pass: String,
+    /// TLS client certificate: accepted for go-zero configs, refused at start (not built).
+    pub cert_file: String,
+    /// TLS client key: refused at start like `CertFile`.
+    pub cert_key_file: String,
+    /// TLS CA: refused at start like `CertFile`.
+    #[serde(rename = "CACertFile")]
+    pub ca_cert_file: String,
+    /// Skip TLS verification (go-zero's key; meaningless without TLS).
+    pub insecure_skip_verify: bool,
 }
 
 impl Validate for RpcClientConf {
@@ -359,6 +384,10 @@ impl Validate for RpcClientConf {
                 "Endpoints".into(),
                 "set `Endpoints`, `Target` or `Etcd` to reach the service".into(),
             )]
+        } else if self.target_is_etcd_section()
+            && let Some(problem) = self.etcd.problem()
+        {
+            vec![("Etcd".into(), problem)]
         } else {
             Vec::new()
         }

@@ -11,9 +11,12 @@ mod balance;
 mod breaker;
 mod client;
 mod conf;
+mod error;
+mod etcd;
 mod intercept;
 pub(crate) mod metrics;
 mod recover;
+mod resolve;
 mod server;
 mod shedding;
 mod status;
@@ -22,12 +25,14 @@ mod tests;
 mod timeout;
 mod trace;
 
-pub use balance::{DnsResolver, EndpointSender, Resolver, register_resolver};
-pub use client::{RpcClient, RpcError};
+pub use client::RpcClient;
 pub use conf::{
     EtcdConf, MethodTimeoutConf, RedisKeyConf, RpcClientConf, RpcClientMiddlewaresConf,
     RpcMiddlewaresConf, RpcServerConf, RpcServiceConfig, load_service,
 };
+pub use error::RpcError;
+pub use etcd::{EtcdResolver, Publisher};
+pub use resolve::{DnsResolver, EndpointSender, K8sResolver, Resolver, register_resolver};
 pub use server::{RpcServer, RunningRpc};
 pub use trace::TraceContext;
 

@@ -24,6 +24,7 @@ use super::accesslog::AccessLog;
 use super::auth::{Auth, Authenticator};
 use super::breaker::{BreakerIntercept, Breakers};
 use super::conf::{RpcServerConf, split_host_port};
+use super::etcd::{Publisher, advertised as publish_addr};
 use super::intercept::{InterceptLayer, NameCall};
 use super::metrics::Metered;
 use super::recover::Recover;
@@ -58,12 +59,6 @@ impl RpcServer {
         let log_error = crate::setup::init(&conf.setup_conf()).err();
         for key in &conf.unknown_keys {
             tracing::warn!(key = %key, "unknown config key ignored");
-        }
-        if !conf.etcd.hosts.is_empty() {
-            tracing::warn!(
-                key = %conf.etcd.key,
-                "Etcd: registration is not implemented yet; clients need Endpoints or Target"
-            );
         }
         let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
             .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
@@ -155,6 +150,16 @@ impl RpcServer {
         } else {
             None
         };
+        let register = if c.etcd.hosts.is_empty() {
+            None
+        } else if let Some(problem) = c.etcd.problem() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("config: {problem}"),
+            ));
+        } else {
+            Some(c.etcd.clone())
+        };
         let listener = TcpListener::bind((host.as_str(), port)).await?;
         let addr = listener.local_addr()?;
 
@@ -230,6 +235,16 @@ impl RpcServer {
         let mut serve_task = tokio::spawn(serve);
         ready.store(true, Ordering::Relaxed);
         tracing::info!(%addr, ?dev_addr, "Starting rpc server at {addr}");
+        // Registered once serving: a client that discovers the address can call at once.
+        let publisher = match register {
+            Some(etcd) => {
+                let advertised = publish_addr(&host, addr, &etcd.hosts).await;
+                Some(Publisher::start(&etcd, &advertised).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("config: {e}"))
+                })?)
+            }
+            None => None,
+        };
 
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let services = self.services.clone();
@@ -239,6 +254,11 @@ impl RpcServer {
                 res = &mut serve_task => {
                     return flatten(res);
                 }
+            }
+            // Out of discovery first: clients drop this replica while it still serves, during
+            // `Shutdown.WrapUpTime`, so none of their calls reach a closed listener.
+            if let Some(p) = publisher {
+                p.stop().await;
             }
             ready.store(false, Ordering::Relaxed);
             if let Some(h) = &health {

@@ -1,0 +1,394 @@
+//! Registration and discovery through a real etcd (Debian's `etcd-server`, one started per
+//! test on free loopback ports): servers register, a client follows them as they start, stop
+//! and come back, and keeps calling while etcd is away.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::Path;
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustctl_runtime::config::{DevServerConf, Mode, ShutdownConf};
+use rustctl_runtime::rpc::{
+    EtcdConf, RpcClient, RpcClientConf, RpcServer, RpcServerConf, RunningRpc,
+};
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic_prost::ProstCodec;
+use tower::Service;
+
+/// An etcd server of this test's own, on free loopback ports, in a temporary directory.
+struct Etcd {
+    child: Child,
+    client_port: u16,
+    peer_port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Etcd {
+    fn start() -> Etcd {
+        let dir = tempfile::tempdir().unwrap();
+        let (client_port, peer_port) = (free_port(), free_port());
+        let child = spawn_etcd(dir.path(), client_port, peer_port);
+        let etcd = Etcd {
+            child,
+            client_port,
+            peer_port,
+            dir,
+        };
+        etcd.wait_healthy();
+        etcd
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    fn wait_healthy(&self) {
+        for _ in 0..200 {
+            if self.ctl(&["endpoint", "health"]).is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("etcd on {} did not become healthy", self.host());
+    }
+
+    /// `etcdctl` against this server; its stdout, or `None` when it failed.
+    fn ctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.host()))
+            .args(args)
+            .output()
+            .expect(
+                "etcdctl (Debian's etcd-client package) is needed: apt-get install etcd-client",
+            );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The values registered under `key/`, sorted.
+    fn registered(&self, key: &str) -> Vec<String> {
+        let out = self
+            .ctl(&["get", "--prefix", &format!("{key}/"), "--print-value-only"])
+            .unwrap_or_default();
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts again on the same ports; `wipe` first deletes its data (every lease and key).
+    fn restart(&mut self, wipe: bool) {
+        if wipe {
+            std::fs::remove_dir_all(self.dir.path()).unwrap();
+            std::fs::create_dir_all(self.dir.path()).unwrap();
+        }
+        self.child = spawn_etcd(self.dir.path(), self.client_port, self.peer_port);
+        self.wait_healthy();
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_etcd(dir: &Path, client_port: u16, peer_port: u16) -> Child {
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    Command::new("etcd")
+        .args(["--name", "t", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
+        .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+        .args(["--initial-cluster", &format!("t={peer}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("etcd (Debian's etcd-server package) is needed: apt-get install etcd-server, as .ci/run does")
+}
+
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// `test.Who/Name`: answers the replica's name (a protobuf string) to an empty request.
+#[derive(Clone)]
+struct Who(Arc<str>);
+
+impl NamedService for Who {
+    const NAME: &'static str = "test.Who";
+}
+
+struct Name(Arc<str>);
+
+impl tonic::server::UnaryService<()> for Name {
+    type Response = String;
+    type Future = BoxFut<Result<tonic::Response<String>, tonic::Status>>;
+    fn call(&mut self, _req: tonic::Request<()>) -> Self::Future {
+        let name = self.0.to_string();
+        Box::pin(async move { Ok(tonic::Response::new(name)) })
+    }
+}
+
+impl Service<http::Request<Body>> for Who {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFut<Result<http::Response<Body>, Infallible>>;
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let name = self.0.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
+            Ok(grpc.unary(Name(name), req).await)
+        })
+    }
+}
+
+async fn who(client: &RpcClient) -> Result<String, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(client.clone());
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unknown(e.to_string()))?;
+    let path = http::uri::PathAndQuery::from_static("/test.Who/Name");
+    grpc.unary(
+        tonic::Request::new(()),
+        path,
+        ProstCodec::<(), String>::default(),
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+/// The replicas that answer 200 calls made 8 at a time (p2c spreads concurrent calls; one
+/// call at a time always goes to the fastest replica).
+async fn answering(client: &RpcClient) -> Vec<String> {
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..25 {
+                    seen.push(who(&client).await.unwrap());
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for c in callers {
+        seen.extend(c.await.unwrap());
+    }
+    seen.into_iter().collect()
+}
+
+fn etcd_conf(etcd: &Etcd) -> EtcdConf {
+    EtcdConf {
+        hosts: vec![etcd.host()],
+        key: "who.rpc".into(),
+        ..EtcdConf::default()
+    }
+}
+
+async fn replica(name: &str, etcd: &Etcd) -> RunningRpc {
+    let conf = RpcServerConf {
+        name: name.into(),
+        listen_on: "127.0.0.1:0".into(),
+        mode: Mode::Dev,
+        etcd: etcd_conf(etcd),
+        dev_server: DevServerConf {
+            enabled: false,
+            ..DevServerConf::default()
+        },
+        shutdown: ShutdownConf {
+            wrap_up_time: 500,
+            wait_time: 2000,
+        },
+        ..RpcServerConf::default()
+    };
+    let mut server = RpcServer::new(conf);
+    server.add_service(Who(Arc::from(name)));
+    server.listen().await.unwrap()
+}
+
+/// Waits (up to 15 s, the lease TTL and then some) until `cond` holds.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn addr(r: &RunningRpc) -> String {
+    format!("http://{}", r.addr())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_follow_replicas_as_they_come_and_go() {
+    let etcd = Etcd::start();
+    let a = replica("a", &etcd).await;
+    let b = replica("b", &etcd).await;
+    let section = RpcClientConf {
+        etcd: etcd_conf(&etcd),
+        ..RpcClientConf::default()
+    };
+    let client = RpcClient::connect(&section).await.unwrap();
+    // The same replicas through the `Target` form.
+    let by_target = RpcClient::connect_lazy(&RpcClientConf {
+        target: Some(format!("etcd://{}/who.rpc", etcd.host())),
+        ..RpcClientConf::default()
+    })
+    .unwrap();
+    let both = vec![addr(&a), addr(&b)];
+    let mut sorted = both.clone();
+    sorted.sort();
+    until("both replicas discovered", || client.endpoints() == sorted).await;
+    until("both replicas discovered by target", || {
+        by_target.endpoints() == sorted
+    })
+    .await;
+    assert_eq!(
+        etcd.registered("who.rpc"),
+        sorted
+            .iter()
+            .map(|a| a.trim_start_matches("http://").to_owned())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(answering(&client).await, ["a", "b"]);
+
+    // A graceful stop: out of etcd and of the client's rotation before the listener closes,
+    // so calls running meanwhile never fail.
+    let caller = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut failed = Vec::new();
+            for _ in 0..200 {
+                if let Err(e) = who(&client).await {
+                    failed.push(e);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            failed
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b_addr = addr(&b);
+    b.shutdown();
+    b.wait().await.unwrap();
+    assert_eq!(
+        client.endpoints(),
+        [addr(&a)],
+        "removed before b stopped serving"
+    );
+    assert!(!etcd.registered("who.rpc").contains(&b_addr[7..].to_owned()));
+    let failed = caller.await.unwrap();
+    assert!(
+        failed.is_empty(),
+        "calls failed during a graceful stop: {failed:?}"
+    );
+
+    // A new replica is called without restarting the client.
+    let c = replica("c", &etcd).await;
+    until("the new replica discovered", || {
+        client.endpoints().len() == 2
+    })
+    .await;
+    assert_eq!(answering(&client).await, ["a", "c"]);
+    a.shutdown();
+    c.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_go_on_without_etcd_and_replicas_register_again() {
+    let mut etcd = Etcd::start();
+    let a = replica("a", &etcd).await;
+    let client = RpcClient::connect_lazy(&RpcClientConf {
+        etcd: etcd_conf(&etcd),
+        ..RpcClientConf::default()
+    })
+    .unwrap();
+    until("replica discovered", || client.endpoints() == [addr(&a)]).await;
+
+    etcd.stop();
+    for _ in 0..20 {
+        assert_eq!(
+            who(&client).await.unwrap(),
+            "a",
+            "etcd is down, the replica is not"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        client.endpoints(),
+        [addr(&a)],
+        "the last known endpoints stay"
+    );
+
+    // Back empty (data wiped, every lease gone): the replica registers again by itself.
+    etcd.restart(true);
+    let want = vec![addr(&a)[7..].to_owned()];
+    until("replica registered again", || {
+        etcd.registered("who.rpc") == want
+    })
+    .await;
+    assert_eq!(who(&client).await.unwrap(), "a");
+
+    // And a replica started now is discovered through the reconnected watch.
+    let b = replica("b", &etcd).await;
+    until("new replica discovered after etcd came back", || {
+        client.endpoints().len() == 2
+    })
+    .await;
+    a.shutdown();
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn unusable_sections_are_refused_naming_the_key() {
+    let conf = RpcServerConf {
+        name: "x".into(),
+        listen_on: "127.0.0.1:0".into(),
+        etcd: EtcdConf {
+            hosts: vec!["127.0.0.1:2379".into()],
+            ..EtcdConf::default()
+        },
+        ..RpcServerConf::default()
+    };
+    let Err(err) = RpcServer::new(conf).listen().await else {
+        panic!("a section without Key was accepted");
+    };
+    assert!(err.to_string().contains("Etcd.Key is empty"), "{err}");
+    let err = RpcClient::connect_lazy(&RpcClientConf {
+        target: Some("etcd://127.0.0.1:2379".into()),
+        ..RpcClientConf::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("etcd://host:port"), "{err}");
+}
