@@ -22,15 +22,16 @@ use tokio::sync::{Semaphore, watch};
 use tower::{Layer, Service, ServiceBuilder};
 
 use crate::config::{LimitConf, Mode, RestConf, fold};
-use crate::devserver::{self, DevState};
+use crate::devserver::DevState;
 use crate::error::Error;
+pub use crate::lifecycle::Running;
+use crate::lifecycle::SideListeners;
 use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 use crate::middleware::{
     AccessLog, BreakerMiddleware, Cors, Gunzip, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
     RateLimit, Shedding, Signature, SignatureLayer, Stack, StackLayer, Timeout, Trace,
 };
-pub use crate::setup::Running;
 
 /// A user middleware of a group: wraps each of the group's routes in it.
 type UserLayer = Arc<dyn Fn(MethodRouter) -> MethodRouter + Send + Sync>;
@@ -457,25 +458,8 @@ impl Server {
             ready: self.ready.clone(),
             metrics: self.metrics.clone(),
         };
-        let mut side_tasks = Vec::new();
-        let mut dev_addr = None;
-        if c.dev_server.enabled {
-            let l = TcpListener::bind((c.dev_server.host.as_str(), c.dev_server.port)).await?;
-            dev_addr = Some(l.local_addr()?);
-            let app = devserver::router(&c.dev_server, dev_state.clone());
-            side_tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(l, app).await;
-            }));
-        }
-        if c.prometheus.port != 0 {
-            let l = TcpListener::bind((c.prometheus.host.as_str(), c.prometheus.port)).await?;
-            let app = Router::new()
-                .route(&c.prometheus.path, axum::routing::get(devserver::metrics))
-                .with_state(dev_state);
-            side_tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(l, app).await;
-            }));
-        }
+        let side = SideListeners::start(&c.dev_server, &c.prometheus, dev_state).await?;
+        let dev_addr = side.dev_addr;
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let limits = crate::conn::Limits::of(&c);
@@ -493,7 +477,8 @@ impl Server {
                 }
             }
             ready.store(false, Ordering::Relaxed);
-            crate::setup::drain(&c.shutdown, drain_tx, &mut serve_task, side_tasks, "server").await
+            crate::lifecycle::drain(&c.shutdown, drain_tx, &mut serve_task, side.tasks, "server")
+                .await
         });
         Ok(Running {
             addr,
@@ -505,33 +490,7 @@ impl Server {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and flushes logs and spans.
     pub async fn start(self) -> std::io::Result<()> {
-        let running = self.listen().await?;
-        shutdown_signal().await;
-        running.shutdown();
-        let res = running.wait().await;
-        crate::setup::shutdown();
-        res
-    }
-}
-
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("got SIGINT"),
-        _ = term => tracing::info!("got SIGTERM"),
+        self.listen().await?.until_signal().await
     }
 }
 

@@ -1,5 +1,6 @@
 //! Process-wide setup done once: the tracing subscriber (logs + OpenTelemetry) and the
-//! W3C propagator. The first server's config wins; later calls are no-ops.
+//! W3C propagator. The first server's config wins; later calls are no-ops. What happens to one
+//! server from start to stop is in `lifecycle.rs`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,12 +11,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use std::time::Duration;
-
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-use crate::config::{RestConf, ShutdownConf};
+use crate::config::RestConf;
 use crate::{log, telemetry};
 
 static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
@@ -95,66 +91,4 @@ pub fn shutdown() {
         let _ = p.shutdown();
     }
     log::flush();
-}
-
-/// The shared end of a graceful shutdown, for REST and gRPC servers alike, once readiness is
-/// off: wait `WrapUpTime` so load balancers notice, tell the server to stop accepting (`drain`),
-/// give in-flight work `WaitTime` to finish, then stop the side listeners (dev server,
-/// Prometheus) and flush spans. `what` names the server in the log.
-pub(crate) async fn drain(
-    conf: &ShutdownConf,
-    drain: oneshot::Sender<()>,
-    serve: &mut JoinHandle<std::io::Result<()>>,
-    side_tasks: Vec<JoinHandle<()>>,
-    what: &str,
-) -> std::io::Result<()> {
-    tracing::info!("{what} shutting down: not ready, wrapping up");
-    tokio::time::sleep(Duration::from_millis(conf.wrap_up_time)).await;
-    let _ = drain.send(());
-    let wait = Duration::from_millis(conf.wait_time);
-    let res = match tokio::time::timeout(wait, &mut *serve).await {
-        Ok(res) => res.map_err(std::io::Error::other).and_then(|r| r),
-        Err(_) => {
-            tracing::warn!(
-                ?wait,
-                "{what}: work in flight outlived Shutdown.WaitTime; closing"
-            );
-            serve.abort();
-            Ok(())
-        }
-    };
-    for t in side_tasks {
-        t.abort();
-    }
-    flush_spans();
-    tracing::info!("{what} stopped");
-    res
-}
-
-/// A serving server (REST or gRPC): its addresses and the handle that stops it.
-pub struct Running {
-    pub(crate) addr: std::net::SocketAddr,
-    pub(crate) dev_addr: Option<std::net::SocketAddr>,
-    pub(crate) stop: tokio::sync::watch::Sender<bool>,
-    pub(crate) task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Running {
-    /// Where the server listens.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.addr
-    }
-    /// Where the dev server listens, if enabled.
-    pub fn dev_addr(&self) -> Option<std::net::SocketAddr> {
-        self.dev_addr
-    }
-    /// Begins graceful shutdown: readiness (and gRPC health) off, `WrapUpTime`, stop
-    /// accepting, wait up to `WaitTime` for in-flight requests.
-    pub fn shutdown(&self) {
-        let _ = self.stop.send(true);
-    }
-    /// Waits until the server has stopped.
-    pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.map_err(std::io::Error::other)?
-    }
 }

@@ -18,7 +18,7 @@ use tonic::service::{Routes, RoutesBuilder};
 use tower::{Service, ServiceBuilder};
 
 /// A serving RPC server (the same handle as a REST server's).
-pub use crate::setup::Running as RunningRpc;
+pub use crate::lifecycle::Running as RunningRpc;
 
 use super::accesslog::AccessLog;
 use super::auth::{Auth, Authenticator};
@@ -32,7 +32,8 @@ use super::shedding::Shedding;
 use super::timeout::Timeout;
 use super::trace::Trace;
 use crate::config::Mode;
-use crate::devserver::{self, DevState};
+use crate::devserver::DevState;
+use crate::lifecycle::SideListeners;
 use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 
@@ -187,25 +188,8 @@ impl RpcServer {
         };
         // The RPC families exist from the start, so a scrape before the first call sees them.
         let _ = super::metrics::get();
-        let mut side_tasks = Vec::new();
-        let mut dev_addr = None;
-        if c.dev_server.enabled {
-            let l = TcpListener::bind((c.dev_server.host.as_str(), c.dev_server.port)).await?;
-            dev_addr = Some(l.local_addr()?);
-            let app = devserver::router(&c.dev_server, dev_state.clone());
-            side_tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(l, app).await;
-            }));
-        }
-        if c.prometheus.port != 0 {
-            let l = TcpListener::bind((c.prometheus.host.as_str(), c.prometheus.port)).await?;
-            let app = axum::Router::new()
-                .route(&c.prometheus.path, axum::routing::get(devserver::metrics))
-                .with_state(dev_state);
-            side_tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(l, app).await;
-            }));
-        }
+        let side = SideListeners::start(&c.dev_server, &c.prometheus, dev_state).await?;
+        let dev_addr = side.dev_addr;
 
         let on = c.middlewares;
         let stack = ServiceBuilder::new()
@@ -269,11 +253,11 @@ impl RpcServer {
                         .await;
                 }
             }
-            crate::setup::drain(
+            crate::lifecycle::drain(
                 &c.shutdown,
                 drain_tx,
                 &mut serve_task,
-                side_tasks,
+                side.tasks,
                 "rpc server",
             )
             .await
@@ -290,12 +274,7 @@ impl RpcServer {
     /// `Shutdown.WrapUpTime`, stop accepting, in-flight calls finish within
     /// `Shutdown.WaitTime`) and flushes logs and spans.
     pub async fn start(self) -> std::io::Result<()> {
-        let running = self.listen().await?;
-        crate::server::shutdown_signal().await;
-        running.shutdown();
-        let res = running.wait().await;
-        crate::setup::shutdown();
-        res
+        self.listen().await?.until_signal().await
     }
 }
 

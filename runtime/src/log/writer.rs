@@ -20,56 +20,60 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::log::Deferred;
-
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const WAKE_AT: usize = 256 * 1024;
 const DROP_AT: usize = 16 * 1024 * 1024;
 
-/// Turns a line handed over unformatted into its text.
-pub(crate) type Render = Box<dyn Fn(&Deferred, &mut String) + Send>;
+/// Turns a line handed over unformatted (a `D`) into its text. The writer knows nothing of
+/// what such a line holds: the log module says.
+pub(crate) type Render<D> = Box<dyn Fn(&D, &mut String) + Send>;
 
 /// Lines waiting for the writer thread.
-#[derive(Default)]
-struct Batch {
+struct Batch<D> {
     bytes: Vec<u8>,
     /// Unformatted lines, each with the length `bytes` had when it came: its place in order.
-    later: Vec<(usize, Deferred)>,
+    later: Vec<(usize, D)>,
 }
 
-impl Batch {
+impl<D> Batch<D> {
     /// About what the batch will take once written out (an access line is about 250 bytes).
     fn size(&self) -> usize {
         self.bytes.len() + self.later.len() * 256
     }
 }
 
-struct Shared {
-    buf: Mutex<Batch>,
+struct Shared<D> {
+    buf: Mutex<Batch<D>>,
     wake: Condvar,
     stop: AtomicBool,
     dropped: AtomicU64,
 }
 
 /// Appends lines to the shared buffer; cheap to clone.
-#[derive(Clone)]
-pub(crate) struct BatchWriter(Arc<Shared>);
+pub(crate) struct BatchWriter<D>(Arc<Shared<D>>);
 
-impl BatchWriter {
+// Not derived: a derived `Clone` would ask `D: Clone`.
+impl<D> Clone for BatchWriter<D> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<D> BatchWriter<D> {
     /// Queues one complete line (or several).
     pub(crate) fn write_line(&self, line: &[u8]) {
         self.queue(line.len(), |b| b.bytes.extend_from_slice(line));
     }
 
     /// Queues a line for the writer thread to format.
-    pub(crate) fn write_later(&self, line: Deferred) {
+    pub(crate) fn write_later(&self, line: D) {
         self.queue(256, |b| {
             let at = b.bytes.len();
             b.later.push((at, line));
         });
     }
 
-    fn queue(&self, len: usize, add: impl FnOnce(&mut Batch)) {
+    fn queue(&self, len: usize, add: impl FnOnce(&mut Batch<D>)) {
         let mut buf = self.0.buf.lock().unwrap_or_else(|e| e.into_inner());
         if buf.size() + len > DROP_AT {
             self.0.dropped.fetch_add(1, Ordering::Relaxed);
@@ -85,12 +89,12 @@ impl BatchWriter {
 }
 
 /// Stops the writer thread after writing out everything queued.
-pub(crate) struct BatchGuard {
-    shared: Arc<Shared>,
+pub(crate) struct BatchGuard<D> {
+    shared: Arc<Shared<D>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Drop for BatchGuard {
+impl<D> Drop for BatchGuard<D> {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.wake.notify_one();
@@ -101,10 +105,10 @@ impl Drop for BatchGuard {
 }
 
 /// Starts the writer thread over `out`.
-pub(crate) fn spawn(
+pub(crate) fn spawn<D: Send + 'static>(
     mut out: Box<dyn Write + Send>,
-    render: Render,
-) -> std::io::Result<(BatchWriter, BatchGuard)> {
+    render: Render<D>,
+) -> std::io::Result<(BatchWriter<D>, BatchGuard<D>)> {
     let shared = Arc::new(Shared {
         buf: Mutex::new(Batch {
             bytes: Vec::with_capacity(WAKE_AT),
@@ -199,7 +203,7 @@ mod tests {
     #[test]
     fn guard_drop_writes_everything_in_order() {
         let sink = Sink::default();
-        let (w, guard) = spawn(Box::new(sink.clone()), Box::new(|_, _| {})).unwrap();
+        let (w, guard) = spawn::<()>(Box::new(sink.clone()), Box::new(|_, _| {})).unwrap();
         for i in 0..10_000 {
             w.write_line(format!("line {i}\n").as_bytes());
         }
@@ -213,7 +217,7 @@ mod tests {
     #[test]
     fn idle_lines_are_written_without_a_flush() {
         let sink = Sink::default();
-        let (w, _guard) = spawn(Box::new(sink.clone()), Box::new(|_, _| {})).unwrap();
+        let (w, _guard) = spawn::<()>(Box::new(sink.clone()), Box::new(|_, _| {})).unwrap();
         w.write_line(b"soon\n");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while sink.0.lock().unwrap().is_empty() {
