@@ -68,16 +68,36 @@ pub(crate) fn pool(opts: EndpointOpts) -> (Pool, EndpointSender) {
     (pool, sender)
 }
 
-/// How long an endpoint whose connection failed sits out (gRPC's first reconnect backoff).
+/// How long an endpoint whose connection failed sits out the first time (gRPC's first
+/// reconnect backoff); each failure in a row multiplies it by 1.6 (gRPC's multiplier), up to
+/// [`EJECT_MAX`].
 const EJECT_FOR: Duration = Duration::from_secs(1);
 
+/// The longest sit-out: the etcd lease TTL, by which a dead registered replica is gone.
+const EJECT_MAX: Duration = Duration::from_secs(10);
+
+/// How long an endpoint sits out after `strikes` failed calls in a row.
+fn eject_for(strikes: u32) -> Duration {
+    EJECT_FOR
+        .mul_f64(1.6f64.powi(strikes.saturating_sub(1).min(16) as i32))
+        .min(EJECT_MAX)
+}
+
+/// Whether an endpoint sits out, and its failures in a row.
+#[derive(Default)]
+struct Ejection {
+    until: Option<tokio::time::Instant>,
+    strikes: u32,
+}
+
 /// One endpoint in the balancer. When its transport fails (refused, reset), it reports
-/// not-ready for [`EJECT_FOR`], so p2c picks among the others instead of sending every other
-/// call to a dead replica; the last healthy endpoint is never ejected (its callers get
-/// UNAVAILABLE at once rather than waiting for their deadline).
+/// not-ready for a backoff ([`eject_for`]), so p2c picks among the others instead of sending
+/// calls to a dead replica (a SIGKILLed one stays registered until its lease runs out); the
+/// last healthy endpoint is never ejected (its callers get UNAVAILABLE at once rather than
+/// waiting for their deadline). A call that reaches it resets the backoff.
 struct Ejecting {
     inner: Channel,
-    ejected_until: Arc<Mutex<Option<tokio::time::Instant>>>,
+    ejected_until: Arc<Mutex<Ejection>>,
     healthy: Arc<AtomicUsize>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -107,7 +127,7 @@ impl tower::Service<http::Request<Body>> for Ejecting {
     type Future = EndpointFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let until = *lock(&self.ejected_until);
+        let until = lock(&self.ejected_until).until;
         if let Some(until) = until {
             if tokio::time::Instant::now() < until {
                 let sleep = self
@@ -118,7 +138,7 @@ impl tower::Service<http::Request<Body>> for Ejecting {
                 }
             }
             self.sleep = None;
-            *lock(&self.ejected_until) = None;
+            lock(&self.ejected_until).until = None;
             self.healthy.fetch_add(1, Ordering::SeqCst);
         }
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -129,18 +149,23 @@ impl tower::Service<http::Request<Body>> for Ejecting {
         let (until, healthy) = (self.ejected_until.clone(), self.healthy.clone());
         Box::pin(async move {
             let res = fut.await;
+            let mut ejection = lock(&until);
             if res.is_err() {
-                let mut until = lock(&until);
-                let others_left = until.is_none()
+                let others_left = ejection.until.is_none()
                     && healthy
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
                             (h > 1).then(|| h - 1)
                         })
                         .is_ok();
                 if others_left {
-                    *until = Some(tokio::time::Instant::now() + EJECT_FOR);
+                    ejection.strikes += 1;
+                    ejection.until =
+                        Some(tokio::time::Instant::now() + eject_for(ejection.strikes));
                 }
+            } else {
+                ejection.strikes = 0;
             }
+            drop(ejection);
             res.map_err(Into::into)
         })
     }
@@ -148,7 +173,7 @@ impl tower::Service<http::Request<Body>> for Ejecting {
 
 impl Drop for Ejecting {
     fn drop(&mut self) {
-        if lock(&self.ejected_until).is_none() {
+        if lock(&self.ejected_until).until.is_none() {
             self.healthy.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -169,4 +194,19 @@ pub(crate) fn endpoint(
         Some(every) => ep.http2_keep_alive_interval(every),
         None => ep,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_a_row_back_off_to_the_lease_ttl() {
+        let secs: Vec<f64> = (1..=7).map(|s| eject_for(s).as_secs_f64()).collect();
+        let want = [1.0, 1.6, 2.56, 4.096, 6.5536, 10.0, 10.0];
+        for (got, want) in secs.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{secs:?}");
+        }
+        assert_eq!(eject_for(u32::MAX), EJECT_MAX);
+    }
 }
