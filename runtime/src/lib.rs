@@ -28,6 +28,8 @@ pub mod rpc;
 pub mod rules;
 pub mod server;
 pub mod setup;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod sse;
 pub mod task;
 mod telemetry;

@@ -145,6 +145,8 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
         crate::rpc::encode_metrics(&mut out);
+        #[cfg(feature = "sql")]
+        crate::sql::encode_metrics(&mut out);
         let _ = encode_eof(&mut out);
         out
     }

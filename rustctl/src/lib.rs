@@ -10,4 +10,5 @@ pub mod contract_file;
 pub mod diagnostic;
 pub mod model;
 pub mod proto;
+pub mod sqlmodel;
 pub mod writer;

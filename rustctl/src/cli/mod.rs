@@ -4,6 +4,7 @@
 
 mod api;
 mod generate;
+mod model;
 mod rpc;
 
 use std::ffi::OsString;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Manage the templates generated code comes from.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Generate sqlx models (optionally cached in Redis) from a database's tables.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// `rustctl rpc ...`
@@ -301,6 +305,7 @@ pub fn run(
         }
         Command::Rpc(RpcCommand::Protoc(args)) => rpc::protoc(&args, &mut output),
         Command::Rpc(RpcCommand::New(args)) => rpc::new(&args, &mut output),
+        Command::Model(cmd) => model::run(&cmd, &mut output),
     };
     match result {
         Ok(code) => code,

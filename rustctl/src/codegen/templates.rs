@@ -112,6 +112,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "rpc/logic.rs",
         include_str!("../../../templates/rpc/logic.rs.tera"),
     ),
+    (
+        "model/mod.rs",
+        include_str!("../../../templates/model/mod.rs.tera"),
+    ),
+    (
+        "model/model.rs",
+        include_str!("../../../templates/model/model.rs.tera"),
+    ),
+    (
+        "model/model_gen.rs",
+        include_str!("../../../templates/model/model_gen.rs.tera"),
+    ),
 ];
 
 /// The file a template is stored in, relative to `templates/` or a `--home` directory.
