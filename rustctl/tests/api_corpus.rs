@@ -201,6 +201,10 @@ fn comments_after_a_line_comment_are_not_swallowed() {
         // A comment ending in an opener's character does not open a block.
         "type R={//(\n}//",
         "info (\n\ta: b{\n\n\t// c\n)\n",
+        // A lone carriage return ends a line, as in the grammar: the comment after it splits
+        // the field columns on the first run too.
+        "type q{el r\r//\na//\na s}",
+        "type q {\r\tA int\r\r\tB int\r}\r",
     ] {
         let once = format_round_trip(text);
         assert!(

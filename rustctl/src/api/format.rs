@@ -184,7 +184,7 @@ impl Printer<'_> {
     /// Keeps one blank line where the author left at least one before source offset `pos`.
     fn gap(&mut self, pos: usize) {
         let pos = self.boundary(pos);
-        if self.last_end < pos && self.text[self.last_end..pos].matches('\n').count() >= 2 {
+        if self.last_end < pos && line_breaks(&self.text[self.last_end..pos]) >= 2 {
             self.blank_line();
         }
     }
@@ -353,10 +353,8 @@ impl Printer<'_> {
         let start = self.boundary(start);
         let between = &self.text[self.boundary(prev_end.min(start))..start];
         // Skip the rest of the previous field's line: a trailing comment does not split columns.
-        let after_line = between.find('\n').map_or("", |i| &between[i + 1..]);
-        after_line
-            .trim_start_matches([' ', '\t', '\r'])
-            .starts_with('\n')
+        let after_line = after_line_break(between).unwrap_or("");
+        after_line_break(after_line.trim_start_matches([' ', '\t'])).is_some()
             || after_line.contains("//")
             || after_line.contains("/*")
     }
@@ -599,6 +597,23 @@ impl Printer<'_> {
         }
         self.push(")");
     }
+}
+
+/// How many line breaks `s` holds, counted as the grammar counts them: `\r\n`, `\n` and a lone
+/// `\r` each end a line.
+fn line_breaks(s: &str) -> usize {
+    s.matches('\n').count() + s.matches('\r').count() - s.matches("\r\n").count()
+}
+
+/// The text after the first line break of `s` (see [`line_breaks`]), if it has one.
+fn after_line_break(s: &str) -> Option<&str> {
+    let i = s.find(['\n', '\r'])?;
+    let rest = &s[i + 1..];
+    Some(if s[i..].starts_with("\r\n") {
+        &rest[1..]
+    } else {
+        rest
+    })
 }
 
 /// Whether a field's type contains a non-empty anonymous struct, which prints over several lines.
