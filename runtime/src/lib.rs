@@ -22,6 +22,7 @@ pub mod middleware;
 mod nonce;
 pub mod peer;
 mod redis_conn;
+pub mod redis_limit;
 pub mod reply;
 mod rolling;
 pub mod rpc;

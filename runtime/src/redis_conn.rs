@@ -120,6 +120,17 @@ impl Redis {
             .cloned()
     }
 
+    /// Runs a Lua script (EVALSHA, loading it when Redis does not know it yet).
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> redis::RedisResult<T> {
+        match self.conn().await? {
+            Conn::Node(mut c) => script.invoke_async(&mut c).await,
+            Conn::Cluster(mut c) => script.invoke_async(&mut c).await,
+        }
+    }
+
     /// Runs `cmd`.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
         match self.conn().await? {

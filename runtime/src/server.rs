@@ -30,7 +30,8 @@ use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 use crate::middleware::{
     AccessLog, BreakerMiddleware, Cors, Gunzip, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
-    RateLimit, Shedding, Signature, SignatureLayer, Stack, StackLayer, Timeout, Trace,
+    RateLimit, SharedLimit, SharedLimitLayer, Shedding, Signature, SignatureLayer, Stack,
+    StackLayer, Timeout, Trace,
 };
 
 /// A user middleware of a group: wraps each of the group's routes in it.
@@ -152,6 +153,7 @@ impl RouteGroup {
         self.limit = Some(LimitConf {
             period: period_secs,
             quota,
+            ..LimitConf::default()
         });
         self
     }
@@ -222,6 +224,50 @@ fn go_zero_path(axum_path: &str) -> String {
     })
 }
 
+/// The server's `Limit` when per client or in Redis, and the `Limit.Routes` limits; a
+/// section that cannot be used is a problem that stops `listen`.
+#[allow(clippy::type_complexity)]
+fn shared_limits(
+    conf: &RestConf,
+    metrics: &Arc<Metrics>,
+    problems: &mut Vec<String>,
+) -> (
+    Option<SharedLimitLayer>,
+    Vec<(String, Option<SharedLimitLayer>)>,
+) {
+    if !conf.middlewares.limit {
+        return (None, Vec::new());
+    }
+    let mut build = |rule: &crate::config::LimitRule, path: &str| match SharedLimit::new(
+        rule,
+        Arc::from(path),
+        metrics.clone(),
+    ) {
+        Ok(limit) => limit.map(SharedLimitLayer::new),
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    let server = conf.limit.rule();
+    let shared = if server.shared() {
+        build(&server, "*")
+    } else {
+        None
+    };
+    let routes = conf
+        .limit
+        .routes
+        .iter()
+        .map(|r| {
+            let path = go_zero_path(&axum_path("", &r.path));
+            let layer = build(&r.rule(), &path);
+            (path, layer)
+        })
+        .collect();
+    (shared, routes)
+}
+
 /// A REST service.
 pub struct Server {
     conf: Arc<RestConf>,
@@ -230,6 +276,10 @@ pub struct Server {
     permits: Arc<Semaphore>,
     shedder: Option<Arc<Shedder>>,
     limit: Option<RateLimit>,
+    /// The server's `Limit` when it is per client or in Redis (then `limit` is `None`).
+    shared_limit: Option<SharedLimitLayer>,
+    /// `Limit.Routes`: each route's own limit, by go-zero path (`None`: quota 0, no limit).
+    route_limits: Vec<(String, Option<SharedLimitLayer>)>,
     /// The `Signature` keys, loaded by the first group with `signature`.
     signature: Option<Option<Signature>>,
     /// The config sections route groups read their JWT keys from (not unknown keys).
@@ -249,11 +299,12 @@ impl Server {
     /// Like [`Server::new`] with shedding reading CPU usage from `cpu` (for tests and drills).
     pub fn with_cpu_source(conf: RestConf, cpu: CpuSource) -> Self {
         // A log output that cannot be opened stops `listen`: no service runs without its logs.
-        let problems = crate::setup::init(&conf).err().into_iter().collect();
+        let mut problems: Vec<String> = crate::setup::init(&conf).err().into_iter().collect();
         let metrics = Arc::new(Metrics::new());
+        let (shared_limit, route_limits) = shared_limits(&conf, &metrics, &mut problems);
         let shedder = (conf.mode == Mode::Pro && conf.middlewares.shedding)
             .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
-        let limit = if conf.middlewares.limit {
+        let limit = if conf.middlewares.limit && !conf.limit.rule().shared() {
             RateLimit::new(
                 Duration::from_secs(conf.limit.period),
                 conf.limit.quota,
@@ -275,6 +326,8 @@ impl Server {
             metrics,
             shedder,
             limit,
+            shared_limit,
+            route_limits,
             signature: None,
             jwt_sections: Vec::new(),
             problems,
@@ -371,8 +424,15 @@ impl Server {
             .and_then(Option::as_ref)
             .filter(|_| g.signature)
             .map(|s| SignatureLayer(s.clone()));
+        let shared_limit = match self.route_limit(full) {
+            Some(layer) => layer.clone(),
+            None if g.limit.is_some() => None,
+            None => self.shared_limit.clone(),
+        };
         let mut mr = match endpoint {
-            Endpoint::Handler(build) if signature.is_none() && g.middlewares.is_empty() => {
+            Endpoint::Handler(build)
+                if signature.is_none() && shared_limit.is_none() && g.middlewares.is_empty() =>
+            {
                 return build(Some(stack));
             }
             Endpoint::Handler(build) => build(None),
@@ -382,8 +442,20 @@ impl Server {
         for layer in g.middlewares.iter().rev() {
             mr = layer(mr);
         }
-        let layers = ServiceBuilder::new().layer(stack).option_layer(signature);
+        let layers = ServiceBuilder::new()
+            .layer(stack)
+            .option_layer(shared_limit)
+            .option_layer(signature);
         mr.layer(layers.into_inner())
+    }
+
+    /// The `Limit.Routes` entry of the route at `full` (axum form), if any.
+    fn route_limit(&self, full: &str) -> Option<&Option<SharedLimitLayer>> {
+        let path = go_zero_path(full);
+        self.route_limits
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, l)| l)
     }
 
     /// The built-in middlewares of the route at `full`, as configured.
@@ -393,7 +465,7 @@ impl Server {
         let path: Arc<str> = Arc::from(go_zero_path(full));
         let timeout = g.timeout.unwrap_or(Duration::from_millis(c.timeout));
         let max_bytes = g.max_bytes.unwrap_or(c.max_bytes);
-        let limit = match g.limit {
+        let limit = match &g.limit {
             Some(l) => RateLimit::new(
                 Duration::from_secs(l.period),
                 l.quota,
@@ -401,7 +473,9 @@ impl Server {
                 path.clone(),
             ),
             None => self.limit.clone(),
-        };
+        }
+        // `Limit.Routes` (or a shared server-wide limit) is a layer instead (`stack`).
+        .filter(|_| self.route_limit(full).is_none());
         Stack {
             recover: on.recover,
             trace: on.trace.then(|| Trace::new(full)),

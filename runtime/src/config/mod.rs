@@ -10,6 +10,7 @@
 //! this is done in a deserializer wrapper. Unknown keys are collected as warnings.
 
 mod de;
+mod limit;
 mod rest;
 mod source;
 
@@ -19,11 +20,12 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 pub(crate) use de::fold;
+pub use limit::{LimitConf, LimitRule, RouteLimitConf};
 pub(crate) use rest::millis;
 #[cfg(test)]
 pub(crate) use rest::parse_duration_ms;
 pub use rest::{
-    AuthConf, Batcher, CorsConf, DevServerConf, LimitConf, LogConf, LogEncoding, LogLevel, LogMode,
+    AuthConf, Batcher, CorsConf, DevServerConf, LogConf, LogEncoding, LogLevel, LogMode,
     MIN_SECRET_LEN, MiddlewaresConf, Mode, PrivateKeyConf, PrometheusConf, RestConf, Rotation,
     ShutdownConf, SignatureConf, TelemetryConf,
 };

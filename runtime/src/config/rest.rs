@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use super::Validate;
+use super::{LimitConf, Validate};
 use crate::rules::check_range;
 
 /// Accepts milliseconds as a number (`3000`) or a duration string (`3s`, `500ms`, `1m`, `1h`).
@@ -198,17 +198,7 @@ impl Validate for RestConf {
             self.telemetry.sampler,
             "[0:1]",
         ));
-        errs.extend(check_range(
-            "Limit.Period",
-            self.limit.period as f64,
-            "[0:]",
-        ));
-        if self.limit.quota > 0 && self.limit.period == 0 {
-            errs.push((
-                "Limit.Period".into(),
-                "must be > 0 when Limit.Quota is set".into(),
-            ));
-        }
+        errs.extend(self.limit.problems());
         if self.log.mode == LogMode::File && self.log.path.trim().is_empty() {
             errs.push(("Log.Path".into(), "required when Log.Mode is file".into()));
         }
@@ -499,16 +489,6 @@ pub struct PrivateKeyConf {
     pub fingerprint: String,
     /// Path of a PEM RSA private key (PKCS#1 `RSA PRIVATE KEY`, as go-zero, or PKCS#8).
     pub key_file: String,
-}
-
-/// `Limit` section: `Quota` requests per `Period` seconds; 0 disables.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct LimitConf {
-    /// Window in seconds.
-    pub period: u64,
-    /// Requests allowed per window (also the burst size).
-    pub quota: u64,
 }
 
 /// `Shutdown` section (ms or duration strings).

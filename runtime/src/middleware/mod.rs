@@ -16,6 +16,7 @@ mod maxbytes;
 mod maxconns;
 mod metrics;
 mod recover;
+mod shared_limit;
 mod shedding;
 mod signature;
 mod stack;
@@ -37,6 +38,7 @@ pub use limit::RateLimit;
 pub use maxbytes::MaxBytes;
 pub use maxconns::MaxConns;
 pub use metrics::MetricsMiddleware;
+pub use shared_limit::{KeyBy, SharedLimit, SharedLimitLayer, SharedLimitService};
 pub use shedding::Shedding;
 pub use signature::{
     CONTENT_SECURITY, Signature, SignatureError, SignatureLayer, SignatureService,
