@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod codegen;
 pub mod contract_file;
+pub mod deploy;
 pub mod diagnostic;
 pub mod model;
 pub mod proto;

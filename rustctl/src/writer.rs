@@ -121,7 +121,9 @@ pub fn apply_with(plan: &FilePlan, dir: &Path, mode: Mode) -> io::Result<Report>
         }
     }
     report.orphaned.sort();
-    report.obsolete = obsolete(plan, dir, &planned)?;
+    if !plan.partial {
+        report.obsolete = obsolete(plan, dir, &planned)?;
+    }
     if mode.prune && !check {
         for rel in std::mem::take(&mut report.obsolete) {
             root.remove(&rel)?;
@@ -351,6 +353,7 @@ mod tests {
             owned_dirs: vec![PathBuf::from("src/logic")],
             generated_dirs: Vec::new(),
             overrides: Vec::new(),
+            partial: false,
         }
     }
 

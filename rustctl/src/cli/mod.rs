@@ -6,6 +6,7 @@ mod api;
 mod generate;
 mod model;
 mod rpc;
+mod ship;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -47,6 +48,14 @@ pub enum Command {
     /// Manage the templates generated code comes from.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Write a multi-stage Dockerfile for a service.
+    Docker(ship::DockerArgs),
+    /// Write Kubernetes manifests for a service.
+    #[command(subcommand)]
+    Kube(ship::KubeCommand),
+    /// Write a CI pipeline: checks, tests, audit, images, deploys.
+    #[command(subcommand)]
+    Ci(ship::CiCommand),
     /// Generate sqlx models (optionally cached in Redis) from a database's tables.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -305,6 +314,15 @@ pub fn run(
         }
         Command::Rpc(RpcCommand::Protoc(args)) => rpc::protoc(&args, &mut output),
         Command::Rpc(RpcCommand::New(args)) => rpc::new(&args, &mut output),
+        Command::Docker(args) => ship::docker(&args, &mut output),
+        Command::Kube(ship::KubeCommand::Deploy(args)) => ship::kube_deploy(&args, &mut output),
+        Command::Kube(ship::KubeCommand::Job(args)) => ship::kube_job(&args, &mut output),
+        Command::Ci(ship::CiCommand::Gitlab(args)) => {
+            ship::ci(crate::deploy::ci::Provider::Gitlab, &args, &mut output)
+        }
+        Command::Ci(ship::CiCommand::Github(args)) => {
+            ship::ci(crate::deploy::ci::Provider::Github, &args, &mut output)
+        }
         Command::Model(cmd) => model::run(&cmd, &mut output),
     };
     match result {

@@ -57,6 +57,9 @@ pub struct FilePlan {
     pub generated_dirs: Vec<PathBuf>,
     /// Template overrides that were used (from `--home`).
     pub overrides: Vec<String>,
+    /// The plan holds a few files of a directory it does not generate as a whole (a
+    /// Dockerfile, manifests, a pipeline): nothing else there is reported obsolete.
+    pub partial: bool,
 }
 
 impl FilePlan {

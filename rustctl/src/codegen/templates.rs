@@ -113,6 +113,30 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../templates/rpc/logic.rs.tera"),
     ),
     (
+        "docker/Dockerfile",
+        include_str!("../../../templates/docker/Dockerfile.tera"),
+    ),
+    (
+        "docker/dockerignore",
+        include_str!("../../../templates/docker/dockerignore.tera"),
+    ),
+    (
+        "kube/deploy.yaml",
+        include_str!("../../../templates/kube/deploy.yaml.tera"),
+    ),
+    (
+        "kube/job.yaml",
+        include_str!("../../../templates/kube/job.yaml.tera"),
+    ),
+    (
+        "ci/gitlab-ci.yml",
+        include_str!("../../../templates/ci/gitlab-ci.yml.tera"),
+    ),
+    (
+        "ci/github.yml",
+        include_str!("../../../templates/ci/github.yml.tera"),
+    ),
+    (
         "model/mod.rs",
         include_str!("../../../templates/model/mod.rs.tera"),
     ),
@@ -164,6 +188,7 @@ impl Templates {
         tera.autoescape_on(vec![""]);
         tera.set_escape_fn(one_line);
         tera.register_filter("rust_str", rust_str_filter);
+        tera.register_filter("yaml_str", yaml_str_filter);
         tera.add_raw_templates(sources)
             .map_err(|e| GenError::Template {
                 name: "(all)".into(),
@@ -221,6 +246,57 @@ fn rust_str_filter(
         other => other.to_string(),
     };
     Ok(tera::Value::String(rust_str(&text)))
+}
+
+/// `text` as one YAML scalar in block context that reads back as the same string: plain when
+/// that is unambiguous (a command line, a path), else double-quoted with JSON's escapes (a
+/// JSON string is a YAML double-quoted scalar). Hand-written: YAML libraries emit whole
+/// documents, and templates need the one scalar.
+pub fn yaml_str(text: &str) -> String {
+    if yaml_plain_ok(text) {
+        return text.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if breaks_line(c) || c == '\u{FEFF}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn yaml_plain_ok(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    // Words YAML 1.1 or 1.2 reads as a bool, a null or a number are quoted.
+    let reserved = matches!(
+        text.to_ascii_lowercase().as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~"
+    );
+    (first.is_ascii_alphabetic() || matches!(first, '/' | '$' | '_'))
+        && !reserved
+        && !text.ends_with([' ', ':'])
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && text.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+}
+
+fn yaml_str_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = match value {
+        tera::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(tera::Value::String(yaml_str(&text)))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
