@@ -53,7 +53,7 @@ pub struct DockerArgs {
 /// `rustctl kube ...`
 #[derive(Debug, Subcommand)]
 pub enum KubeCommand {
-    /// A ConfigMap, Deployment, Service and HorizontalPodAutoscaler for a service.
+    /// A ConfigMap, Deployment, Service, NetworkPolicy and HorizontalPodAutoscaler for a service.
     Deploy(KubeDeployArgs),
     /// A ConfigMap and CronJob for a program run on a schedule.
     Job(KubeJobArgs),
