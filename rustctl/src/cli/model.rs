@@ -10,11 +10,11 @@ use clap::{Args, Subcommand};
 use super::Output;
 use super::generate::write_plan;
 use crate::codegen::templates::Templates;
-use crate::codegen::{GENERATED_HEADER, Style};
+use crate::codegen::Style;
 use crate::diagnostic::display_path;
 use crate::sqlmodel::codegen::{ModelOptions, plan};
 use crate::sqlmodel::ddl::{DEFAULT_IGNORED, ReadOptions, parse};
-use crate::sqlmodel::{Dialect, Table};
+use crate::sqlmodel::{Dialect, MODEL_HEADER, Table};
 use crate::writer::{Confined, Mode};
 
 /// `rustctl model ...`: the database.
@@ -174,7 +174,7 @@ fn ddl(dialect: Dialect, args: &DdlArgs, o: &mut Output<'_>) -> io::Result<i32> 
 }
 
 /// Modules of models generated earlier into `dir` (`user_model` for `user_model_gen.rs`
-/// carrying rustctl's header), so `mod.rs` keeps them.
+/// carrying `rustctl model`'s header), so `mod.rs` keeps them.
 fn existing_models(dir: &Path) -> io::Result<Vec<String>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(Vec::new());
@@ -188,7 +188,7 @@ fn existing_models(dir: &Path) -> io::Result<Vec<String>> {
         };
         let generated = confined
             .read(Path::new(&name))?
-            .is_some_and(|b| b.starts_with(GENERATED_HEADER.as_bytes()));
+            .is_some_and(|b| b.starts_with(MODEL_HEADER.as_bytes()));
         if generated
             && module
                 .bytes()

@@ -9,8 +9,23 @@ pub type Config = rustctl_runtime::rpc::RpcServiceConfig<AppConfig>;
 
 /// The service's own keys: add fields here and they are read from the same file
 /// (keys match case-insensitively, as in go-zero).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AppConfig {}
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct AppConfig {
+    /// Where trials are kept: `sqlite://FILE?mode=rwc` (the default, an embedded file created
+    /// and seeded on first start) or `postgres://USER@HOST:PORT/DB`.
+    pub data_source: String,
+    /// The Redis nodes rows are cached in (go-zero's `CacheRedis`); none: no cache.
+    pub cache_redis: rustctl_runtime::sql::CacheConf,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            data_source: "sqlite://data/trial.db?mode=rwc".into(),
+            cache_redis: Vec::new(),
+        }
+    }
+}
 
 impl Validate for AppConfig {}

@@ -4,6 +4,7 @@
 
 mod config;
 mod logic;
+mod model;
 // Generated from the contract on every run: laid out by rustctl, so `cargo fmt` skips it.
 #[rustfmt::skip]
 mod server;
@@ -31,10 +32,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let svc = Arc::new(svc::ServiceContext::new(config));
+    let svc = match svc::ServiceContext::new(config).await {
+        Ok(svc) => Arc::new(svc),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut server = rustctl_runtime::rpc::RpcServer::new(svc.config.rpc.clone());
     server::register(&mut server, &svc);
-    match server.start().await {
+    let served = server.start().await;
+    // Stopped: let queries in flight finish, then close the database pool.
+    svc.trials.close().await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
