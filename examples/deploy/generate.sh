@@ -16,9 +16,10 @@ $RUSTCTL docker --dir examples/trial/trial-api $CHECK
 $RUSTCTL docker --dir examples/patient $CHECK
 $RUSTCTL docker --dir examples/epro $CHECK
 
-# Kubernetes: trial-api reaches trial-rpc through its Service; ePRO scales out above 80% CPU
+# Kubernetes: trial-rpc keeps its embedded SQLite file (its default DataSource) in a volume of
+# the pod's own; trial-api reaches trial-rpc through its Service; ePRO scales out above 80% CPU
 # (the default) up to 20 pods; its JWT secret comes from the Secret epro-api-env.
-$RUSTCTL kube deploy --name trial-rpc --namespace clinical --image $IMAGE/trial-rpc:0.1.0 --dir examples/trial/trial-rpc -o examples/trial/trial-rpc/kube.yaml --replicas 2 --minReplicas 2 $CHECK
+$RUSTCTL kube deploy --name trial-rpc --namespace clinical --image $IMAGE/trial-rpc:0.1.0 --dir examples/trial/trial-rpc -o examples/trial/trial-rpc/kube.yaml --replicas 2 --minReplicas 2 --writable data $CHECK
 $RUSTCTL kube deploy --name trial-api --namespace clinical --image $IMAGE/trial-api:0.1.0 --dir examples/trial/trial-api -o examples/trial/trial-api/kube.yaml --env TRIAL_RPC_HOST=trial-rpc --nodePort 30888 $CHECK
 $RUSTCTL kube deploy --name patient-api --namespace clinical --image $IMAGE/patient-api:0.1.0 --dir examples/patient -o examples/patient/kube.yaml $CHECK
 $RUSTCTL kube deploy --name epro-api --namespace clinical --image $IMAGE/epro-api:0.1.0 --dir examples/epro -o examples/epro/kube.yaml --maxReplicas 20 $CHECK

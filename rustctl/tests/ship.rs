@@ -194,6 +194,7 @@ fn kube_deploy_and_job_manifests() {
                 "--env",
                 "B=x: y",
             ])
+            .args(["--writable", "data", "--writable", "/cache/"])
             .arg("-o")
             .arg(out.join("greet-rpc.yaml")),
     );
@@ -430,6 +431,14 @@ fn bad_input_is_refused_with_a_clear_error_and_nothing_written() {
         "--minReplicas: 5 is above --maxReplicas 4",
     );
     refused(&kube(&["--nodePort", "80"]), "--nodePort: 80 is outside");
+    refused(
+        &kube(&["--writable", "../x"]),
+        "--writable: `../x` must be a directory below /app",
+    );
+    refused(
+        &kube(&["--writable", "etc"]),
+        "--writable: `etc` would hide the config",
+    );
     refused(
         &kube(&["--replicas", "three"]),
         "invalid digit found in string",

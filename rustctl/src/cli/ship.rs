@@ -102,6 +102,10 @@ pub struct WorkloadArgs {
     /// without a default and no `--env` sets comes from the Secret `<name>-env`.
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = env_pair)]
     pub env: Vec<(String, String)>,
+    /// A directory below /app the service writes to (repeatable): an empty volume of the pod's
+    /// own, since the root file system is read-only.
+    #[arg(long, value_name = "DIR")]
+    pub writable: Vec<String>,
     /// The file to write.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
@@ -261,6 +265,7 @@ fn workload(w: &WorkloadArgs) -> Workload {
         service_account: w.service_account.clone(),
         image_pull_policy: w.image_pull_policy,
         env: w.env.clone(),
+        writable: w.writable.clone(),
     }
 }
 

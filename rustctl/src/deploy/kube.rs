@@ -57,6 +57,9 @@ pub struct Workload {
     pub image_pull_policy: PullPolicy,
     /// Environment variables set in the container (`NAME`, value).
     pub env: Vec<(String, String)>,
+    /// Directories below `/app` the service writes to (the root file system is read-only):
+    /// each gets an empty, pod-local volume.
+    pub writable: Vec<String>,
 }
 
 /// `rustctl kube deploy`'s own options.
@@ -119,6 +122,7 @@ struct WorkloadCtx<'a> {
     config_lines: Vec<String>,
     env: Vec<EnvVar<'a>>,
     secret_env: Vec<&'a str>,
+    writable: Vec<String>,
     skips: Vec<String>,
 }
 
@@ -311,6 +315,30 @@ fn workload_ctx<'a>(service: &'a Service, w: &'a Workload) -> Result<WorkloadCtx
             ),
         );
     }
+    let mut writable = Vec::new();
+    for dir in &w.writable {
+        let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.is_empty()
+            || parts
+                .iter()
+                .any(|p| *p == "." || *p == ".." || names::word("writable", p).is_err())
+        {
+            return flag(
+                "writable",
+                format!(
+                    "`{}` must be a directory below /app (letters, digits, `.`, `_`, `-`)",
+                    dir.escape_debug()
+                ),
+            );
+        }
+        if parts[0] == "etc" {
+            return flag(
+                "writable",
+                format!("`{dir}` would hide the config mounted at /app/etc"),
+            );
+        }
+        writable.push(format!("/app/{}", parts.join("/")));
+    }
     let (config_header, config_lines) = config_block(service)?;
     let mut skips = Vec::new();
     if !w.image.contains("@sha256:") {
@@ -377,6 +405,7 @@ fn workload_ctx<'a>(service: &'a Service, w: &'a Workload) -> Result<WorkloadCtx
         config_lines,
         env,
         secret_env,
+        writable,
         skips,
     })
 }
