@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 
 use super::Output;
 use super::generate::write_plan;
-use crate::codegen::templates::Templates;
 use crate::codegen::Style;
+use crate::codegen::templates::Templates;
 use crate::diagnostic::display_path;
 use crate::sqlmodel::codegen::{ModelOptions, plan};
 use crate::sqlmodel::ddl::{DEFAULT_IGNORED, ReadOptions, parse};
@@ -36,6 +36,8 @@ pub enum ModelCommand {
 pub enum SourceCommand {
     /// From CREATE TABLE statements in `.sql` files.
     Ddl(DdlArgs),
+    /// From a live database's catalog (MySQL and PostgreSQL).
+    Datasource(DatasourceArgs),
 }
 
 /// `rustctl model <db> ddl`
@@ -44,6 +46,31 @@ pub struct DdlArgs {
     /// The DDL file, or a glob of them (`'sql/*.sql'`).
     #[arg(long, value_name = "FILE|GLOB")]
     pub src: String,
+    /// What to generate and where.
+    #[command(flatten)]
+    pub gen_args: ModelArgs,
+}
+
+/// `rustctl model mysql|pg datasource`
+#[derive(Debug, Args)]
+pub struct DatasourceArgs {
+    /// The database (`mysql://root@127.0.0.1:3306/app`, `postgres://user@host:5432/app`).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The tables: globs, comma-separated (`'user*,order'`; `'*'` for all).
+    #[arg(long, short = 't', value_name = "PATTERNS")]
+    pub table: String,
+    /// PostgreSQL's schema.
+    #[arg(long, default_value = "public")]
+    pub schema: String,
+    /// What to generate and where.
+    #[command(flatten)]
+    pub gen_args: ModelArgs,
+}
+
+/// Options shared by every source.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
     /// The model directory (a service's `src/model`).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
@@ -68,14 +95,57 @@ pub struct DdlArgs {
     pub check: bool,
 }
 
+impl ModelArgs {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            ignored: self
+                .ignore_columns
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect(),
+        }
+    }
+}
+
 /// Runs `rustctl model ...`.
 pub fn run(cmd: &ModelCommand, o: &mut Output<'_>) -> io::Result<i32> {
-    let (dialect, SourceCommand::Ddl(args)) = match cmd {
+    let (dialect, source) = match cmd {
         ModelCommand::Mysql(s) => (Dialect::Mysql, s),
         ModelCommand::Pg(s) => (Dialect::Postgres, s),
         ModelCommand::Sqlite(s) => (Dialect::Sqlite, s),
     };
-    ddl(dialect, args, o)
+    match source {
+        SourceCommand::Ddl(args) => ddl(dialect, args, o),
+        SourceCommand::Datasource(args) => datasource(dialect, args, o),
+    }
+}
+
+fn datasource(dialect: Dialect, args: &DatasourceArgs, o: &mut Output<'_>) -> io::Result<i32> {
+    if dialect == Dialect::Sqlite {
+        writeln!(
+            o.err,
+            "error: SQLite has no server to read from: use `rustctl model sqlite ddl --src FILE`"
+        )?;
+        return Ok(2);
+    }
+    let read = crate::sqlmodel::datasource::read(
+        dialect,
+        &args.url,
+        &args.schema,
+        &args.table,
+        &args.gen_args.read_options(),
+    );
+    match read {
+        Ok(tables) => generate(dialect, &tables, &args.gen_args, "datasource", o),
+        Err(problems) => {
+            for p in &problems {
+                writeln!(o.err, "error: {p}")?;
+            }
+            writeln!(o.err, "not generated: fix the errors first")?;
+            Ok(1)
+        }
+    }
 }
 
 /// The files `src` names: itself, or what its glob matches, sorted.
@@ -103,14 +173,7 @@ fn ddl(dialect: Dialect, args: &DdlArgs, o: &mut Output<'_>) -> io::Result<i32> 
             return Ok(1);
         }
     };
-    let options = ReadOptions {
-        ignored: args
-            .ignore_columns
-            .split(',')
-            .map(|c| c.trim().to_ascii_lowercase())
-            .filter(|c| !c.is_empty())
-            .collect(),
-    };
+    let options = args.gen_args.read_options();
     let mut tables: Vec<Table> = Vec::new();
     let mut problems = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -153,6 +216,17 @@ fn ddl(dialect: Dialect, args: &DdlArgs, o: &mut Output<'_>) -> io::Result<i32> 
         writeln!(o.err, "not generated: fix the errors first")?;
         return Ok(1);
     }
+    generate(dialect, &tables, &args.gen_args, "ddl", o)
+}
+
+/// Plans and writes the models of `tables`.
+fn generate(
+    dialect: Dialect,
+    tables: &[Table],
+    args: &ModelArgs,
+    source: &str,
+    o: &mut Output<'_>,
+) -> io::Result<i32> {
     let existing = existing_models(&args.dir)?;
     let options = ModelOptions {
         dialect,
@@ -160,12 +234,12 @@ fn ddl(dialect: Dialect, args: &DdlArgs, o: &mut Output<'_>) -> io::Result<i32> 
         style: args.style,
     };
     let plan =
-        Templates::load(args.home.as_deref()).and_then(|t| plan(&tables, &existing, &t, &options));
+        Templates::load(args.home.as_deref()).and_then(|t| plan(tables, &existing, &t, &options));
     let mode = Mode {
         check: args.check,
         prune: false,
     };
-    let regenerate = format!("rustctl model {} ddl", dialect.command());
+    let regenerate = format!("rustctl model {} {source}", dialect.command());
     let code = write_plan(plan, &args.dir, mode, &regenerate, o)?;
     if code == 0 && !args.check {
         hint_manifest(&args.dir, dialect, o)?;

@@ -227,6 +227,19 @@ fn table(
     if !problems.is_empty() {
         return Err(problems);
     }
+    assemble(name, origin, columns, primary, uniques, dialect)
+}
+
+/// The table of `columns`, keyed by the columns named in `primary`, with the unique indexes
+/// `uniques` (column names); the checks every source of tables shares.
+pub(super) fn assemble(
+    name: String,
+    origin: String,
+    mut columns: Vec<Column>,
+    primary: Vec<String>,
+    uniques: Vec<Vec<String>>,
+    dialect: Dialect,
+) -> Result<Table, Vec<Problem>> {
     let names: Vec<String> = columns.iter().map(|c: &Column| c.name.clone()).collect();
     let position = |c: &str| names.iter().position(|n| n.eq_ignore_ascii_case(c));
     let primary = match primary.as_slice() {
