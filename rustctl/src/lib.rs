@@ -6,10 +6,12 @@
 pub mod api;
 pub mod cli;
 pub mod codegen;
+pub mod consumers;
 pub mod contract_file;
 pub mod deploy;
 pub mod diagnostic;
 pub mod model;
+pub mod openapi;
 pub mod proto;
 pub mod sqlmodel;
 pub mod writer;

@@ -3,6 +3,7 @@
 //! run them in-process.
 
 mod api;
+mod document;
 mod generate;
 mod model;
 mod rpc;
@@ -171,6 +172,55 @@ pub enum ApiCommand {
     New(NewArgs),
     /// Generate or update a service from a contract; your logic files are never touched.
     Go(GoArgs),
+    /// Write the contract as an OpenAPI 3.1 document (JSON, or YAML with `--yaml`).
+    Openapi(OpenapiArgs),
+    /// Generate a typed TypeScript client (fetch, no dependencies) for the contract.
+    Ts(ClientArgs),
+    /// Generate markdown docs of the contract's routes and types.
+    Doc(ClientArgs),
+}
+
+/// `rustctl api openapi`
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// The contract.
+    #[arg(long = "api", value_name = "FILE")]
+    pub api: std::path::PathBuf,
+    /// Where imports may come from.
+    #[command(flatten)]
+    pub imports: ImportArgs,
+    /// Write the document to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// YAML instead of JSON.
+    #[arg(long)]
+    pub yaml: bool,
+    /// A `servers` URL (repeatable) [default: http://127.0.0.1:8888].
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+    /// With `-o`: write nothing; exit 1 if the file is not the document the contract gives.
+    #[arg(long, requires = "output")]
+    pub check: bool,
+}
+
+/// `rustctl api ts` and `rustctl api doc`
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The contract.
+    #[arg(long = "api", value_name = "FILE")]
+    pub api: std::path::PathBuf,
+    /// Where imports may come from.
+    #[command(flatten)]
+    pub imports: ImportArgs,
+    /// The directory to write into.
+    #[arg(long, value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+    /// Write nothing; exit 1 if any generated file would change.
+    #[arg(long)]
+    pub check: bool,
+    /// A directory of template overrides (see `rustctl template init`).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// `rustctl api new`
@@ -309,6 +359,9 @@ pub fn run(
         Command::Api(ApiCommand::Format(args)) => api::format(&args, &mut output),
         Command::Api(ApiCommand::New(args)) => generate::api_new(&args, &mut output),
         Command::Api(ApiCommand::Go(args)) => generate::api_go(&args, &mut output),
+        Command::Api(ApiCommand::Openapi(args)) => document::openapi(&args, &mut output),
+        Command::Api(ApiCommand::Ts(args)) => document::ts(&args, &mut output),
+        Command::Api(ApiCommand::Doc(args)) => document::doc(&args, &mut output),
         Command::Template(TemplateCommand::Init(args)) => {
             generate::template_init(&args, &mut output)
         }

@@ -113,6 +113,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../templates/rpc/logic.rs.tera"),
     ),
     (
+        "ts/types.ts",
+        include_str!("../../../templates/ts/types.ts.tera"),
+    ),
+    (
+        "ts/client.ts",
+        include_str!("../../../templates/ts/client.ts.tera"),
+    ),
+    (
+        "doc/service.md",
+        include_str!("../../../templates/doc/service.md.tera"),
+    ),
+    (
         "docker/Dockerfile",
         include_str!("../../../templates/docker/Dockerfile.tera"),
     ),
