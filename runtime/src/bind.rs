@@ -261,7 +261,10 @@ impl Binder {
                 return Ok(Map::new());
             }
             match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(map)) => Ok(map),
+                Ok(Value::Object(mut map)) => {
+                    map.values_mut().for_each(integral_floats_as_integers);
+                    Ok(map)
+                }
                 Ok(_) => Err("request body must be a JSON object".to_owned()),
                 Err(e) => Err(format!("request body is not valid JSON: {e}")),
             }
@@ -293,10 +296,37 @@ impl Binder {
 
     /// The whole body as JSON (for a request type that is entirely the body).
     pub fn body<T: DeserializeOwned>(&mut self) -> Result<T, BindError> {
-        serde_json::from_slice(&self.body).map_err(|e| BindError {
+        let error = |e: serde_json::Error| BindError {
             field: "body".into(),
             message: e.to_string(),
-        })
+        };
+        let mut value: Value = serde_json::from_slice(&self.body).map_err(error)?;
+        integral_floats_as_integers(&mut value);
+        serde_json::from_value(value).map_err(error)
+    }
+}
+
+/// JSON has one number type: `6.0` and `6` are the same number to JSON Schema (an OpenAPI
+/// document's `integer` accepts both) and to JavaScript, which cannot even write them apart.
+/// serde reads `6.0` into no integer type, so every integral float becomes the integer before
+/// binding; a float field reads the integer as well, and a `serde_json::Value` keeps the same
+/// number. Nesting is bounded by serde_json's recursion limit on the parse before.
+fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
+                return;
+            };
+            // Exactly representable: an integral f64 in these ranges converts without loss.
+            if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                *value = Value::from(f as u64);
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
     }
 }
 
@@ -435,6 +465,28 @@ mod tests {
         assert_eq!(err.message, "value 100 is out of range [1:100)");
         assert_eq!(convert::<u32>(&PAGE, &["99"]), Ok(99));
         assert!(convert::<u32>(&PAGE, &["0"]).is_err());
+    }
+
+    #[test]
+    fn an_integral_float_binds_to_an_integer_field() {
+        #[derive(Debug, Default, serde::Deserialize)]
+        struct Inner {
+            n: u8,
+        }
+        let body = br#"{"score": 6.0, "big": -9.0e15, "ratio": 2.0, "inner": {"n": 3.0},
+            "half": 6.5, "score_opt": 7.0}"#;
+        let mut b = Binder::new(vec![], vec![], HeaderMap::new(), Bytes::from_static(body));
+        let options = FieldSpec::new("score_opt").options("7|8");
+        assert_eq!(b.json::<i64>(&FieldSpec::new("score")), Ok(6));
+        assert_eq!(
+            b.json::<i64>(&FieldSpec::new("big")),
+            Ok(-9_000_000_000_000_000)
+        );
+        assert_eq!(b.json::<f64>(&FieldSpec::new("ratio")), Ok(2.0));
+        assert_eq!(b.json::<Inner>(&FieldSpec::new("inner")).unwrap().n, 3);
+        assert_eq!(b.json::<i64>(&options), Ok(7), "options compare the number");
+        let err = b.json::<i64>(&FieldSpec::new("half")).unwrap_err();
+        assert_eq!(err.field, "half", "6.5 is still no integer");
     }
 
     #[derive(Debug, Default, PartialEq)]
