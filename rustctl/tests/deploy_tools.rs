@@ -81,6 +81,8 @@ fn manifests(extra: &Path) -> Vec<PathBuf> {
         "examples/epro",
         "--schedule",
         "0 3 * * *",
+        "--writable",
+        "reports",
         "-o",
         job.to_str().unwrap(),
     ]);
@@ -120,12 +122,8 @@ fn manifests(extra: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn hadolint_finds_nothing_in_the_dockerfiles() {
-    // The default failure threshold: any warning fails.
-    check(
-        "hadolint",
-        &["--failure-threshold", "warning"],
-        &dockerfiles(),
-    );
+    // hadolint's default failure threshold: anything it reports, down to style and info.
+    check("hadolint", &[], &dockerfiles());
 }
 
 #[test]
