@@ -93,6 +93,14 @@ fn facts(root: &Value, required_env: Vec<String>) -> Result<ConfigFacts, String>
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => return Err("`Name` is missing or empty".into()),
     };
+    for key in ["Port", "ListenOn"] {
+        if has_null(root, key) {
+            return Err(format!(
+                "`{key}` has no value (a `${{VAR}}` without a default?): give it one, \
+                 `${{VAR:-8080}}`"
+            ));
+        }
+    }
     let server = if let Some(listen) = get(root, &["ListenOn"]) {
         let Value::String(listen) = listen else {
             return Err("`ListenOn` is not a `host:port` string".into());
@@ -163,6 +171,13 @@ fn get<'a>(root: &'a Value, keys: &[&str]) -> Option<&'a Value> {
             .map(|(_, v)| v)?;
     }
     (!at.is_null()).then_some(at)
+}
+
+/// Whether the top-level `key` is there with no value (`Port:`).
+fn has_null(root: &Value, key: &str) -> bool {
+    let wanted = fold(key);
+    root.as_object()
+        .is_some_and(|m| m.iter().any(|(k, v)| fold(k) == wanted && v.is_null()))
 }
 
 fn key_name(keys: &[&str]) -> String {
@@ -343,5 +358,6 @@ mod tests {
         assert!(e("Name: a\nPort: 1\nShutdown: {WaitTime: soon}\n").contains("Shutdown.WaitTime"));
         assert!(e("Name: a\nPort: ${P\n").contains("line 2: unterminated"));
         assert!(e("Name: a\nPort: 0\n").contains("port is 0"));
+        assert!(e("Name: a\nPort: ${PORT}\n").contains("`Port` has no value"));
     }
 }
