@@ -128,12 +128,16 @@ fn route_view(number: usize, route: &WireRoute, wire: &Wire) -> RouteView {
     if route.jwt {
         errors.push("401 (no or an invalid bearer token)");
     }
+    if route.signature {
+        errors.push("403 (the request signature does not verify)");
+    }
     if route.path.contains("/:") {
         errors.push("404");
     }
     errors.push("429 (rate limited, with `Retry-After`)");
     errors.push("500");
     errors.push("503 (overloaded or timed out)");
+    errors.push("any other status logic answers with");
     RouteView {
         number,
         method: route.method.to_uppercase(),

@@ -76,6 +76,8 @@ pub struct WireRoute {
     pub jwt: bool,
     /// An `sse` group: the response is a stream of events.
     pub sse: bool,
+    /// A `signature: true` group: requests must carry a verified signature.
+    pub signature: bool,
     /// The group, e.g. `admin/users`.
     pub group: String,
 }
@@ -139,6 +141,7 @@ impl Wire {
                     response: route.response.clone(),
                     jwt: group.jwt.is_some() || group.jwt_transition.is_some(),
                     sse: group.sse,
+                    signature: group.signature,
                     group: group.modules.join("/"),
                 });
             }
