@@ -156,6 +156,44 @@ fn an_embedded_field_is_shadowed_by_the_outer_one() {
     assert!(reply.contains("data: RoleInfo[];"), "{reply}");
 }
 
+/// `template init` writes the client and docs templates too, and `--home` overrides them.
+#[test]
+fn client_and_doc_templates_can_be_overridden() {
+    let home = tempfile::tempdir().unwrap();
+    rustctl()
+        .args(["template", "init", "--home"])
+        .arg(home.path())
+        .assert()
+        .success();
+    for name in [
+        "ts/types.ts.tera",
+        "ts/client.ts.tera",
+        "doc/service.md.tera",
+    ] {
+        assert!(home.path().join(name).is_file(), "{name} not written");
+    }
+    std::fs::write(
+        home.path().join("doc/service.md.tera"),
+        "# {{ title }} (house style)\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    rustctl()
+        .args(["api", "doc", "--api"])
+        .arg(tests_dir().join("../../examples/patient/patient.api"))
+        .arg("--dir")
+        .arg(out.path())
+        .arg("--home")
+        .arg(home.path())
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "using template override doc/service.md",
+        ));
+    let page = std::fs::read_to_string(out.path().join("patient-api.md")).unwrap();
+    assert_eq!(page, "# 患者信息查询 (house style)\n");
+}
+
 #[test]
 fn a_contract_with_errors_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();

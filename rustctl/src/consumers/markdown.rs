@@ -97,6 +97,12 @@ pub fn plan(
         templates.render("doc/service.md", &context)?,
         Ownership::Generated,
     );
+    plan.overrides = templates
+        .overrides
+        .iter()
+        .filter(|name| name.starts_with("doc/"))
+        .cloned()
+        .collect();
     Ok(Planned {
         plan,
         warnings: left_out(service, &facts),

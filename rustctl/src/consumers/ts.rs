@@ -93,6 +93,12 @@ pub fn plan(
         templates.render("ts/client.ts", &context)?,
         Ownership::Generated,
     );
+    plan.overrides = templates
+        .overrides
+        .iter()
+        .filter(|name| name.starts_with("ts/"))
+        .cloned()
+        .collect();
     Ok(Planned {
         plan,
         warnings: left_out(service, &facts),
