@@ -291,6 +291,18 @@ fn openapi_output_file_check_and_yaml() {
     let yaml = String::from_utf8(yaml.stdout).unwrap();
     assert!(yaml.contains("openapi: \"3.1.0\""), "{yaml}");
     assert!(yaml.contains("http://api.test:1"), "{yaml}");
+
+    // The YAML says what the JSON says, for hostile text too.
+    let hostile = tests_dir().join("api/hostile/injection.api");
+    let yaml = rustctl()
+        .args(["api", "openapi", "--yaml", "--api"])
+        .arg(&hostile)
+        .output()
+        .unwrap();
+    let from_yaml: serde_json::Value =
+        serde_saphyr::from_str(&String::from_utf8(yaml.stdout).unwrap()).unwrap();
+    let from_json: serde_json::Value = serde_json::from_str(&openapi(&hostile)).unwrap();
+    assert_eq!(from_yaml, from_json);
 }
 
 /// The examples carry their documents and clients; regenerating them must change nothing.
