@@ -245,6 +245,14 @@ pub struct RpcService {
     pub module: String,
     /// Upper camel case, as prost and tonic name its trait, server and client: `Trial`.
     pub rust_name: String,
+    /// The struct implementing tonic's trait by calling logic: `TrialHandler` (not the
+    /// trait's own name, which it implements).
+    pub handler: String,
+    /// The network client in `client::{module}`: `TrialClient`.
+    pub client: String,
+    /// The trait of the calls the service answers, which the client implements and a test's
+    /// fake can: `TrialApi`.
+    pub api: String,
     /// tonic's module stem for it: `{tonic_module}_server`, `{tonic_module}_client`.
     pub tonic_module: String,
     /// Fully qualified, e.g. `trial.Trial`.

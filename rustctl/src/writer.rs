@@ -110,12 +110,16 @@ pub fn apply_with(plan: &FilePlan, dir: &Path, mode: Mode) -> io::Result<Report>
         }
     }
     let planned: BTreeSet<&Path> = plan.files.iter().map(|f| f.path.as_path()).collect();
+    let theirs = user_modules(plan, &root)?;
     for owned in &plan.owned_dirs {
         let mut found = Vec::new();
         rust_files(&dir.join(owned), &mut found)?;
         for path in found {
             let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-            if !planned.contains(rel.as_path()) && rel.file_name().is_some_and(|n| n != "mod.rs") {
+            if !planned.contains(rel.as_path())
+                && rel.file_name().is_some_and(|n| n != "mod.rs")
+                && !theirs.iter().any(|t| rel.starts_with(t))
+            {
                 report.orphaned.push(rel);
             }
         }
@@ -131,6 +135,55 @@ pub fn apply_with(plan: &FilePlan, dir: &Path, mode: Mode) -> io::Result<Report>
         }
     }
     Ok(report)
+}
+
+/// The files and directories of the modules the user declares in the plan's own-module lists
+/// (`pub mod helpers;` in `src/logic/own_modules.rs` is `src/logic/helpers.rs` or
+/// `src/logic/helpers/`): theirs, so never orphans.
+fn user_modules(plan: &FilePlan, root: &Confined) -> io::Result<Vec<PathBuf>> {
+    let mut theirs = Vec::new();
+    for list in &plan.user_modules {
+        let Some(text) = root.read(list)? else {
+            continue;
+        };
+        let dir = list.parent().unwrap_or(Path::new(""));
+        for name in declared_modules(&String::from_utf8_lossy(&text)) {
+            let name = name.trim_start_matches("r#");
+            theirs.push(dir.join(format!("{name}.rs")));
+            theirs.push(dir.join(name));
+        }
+    }
+    Ok(theirs)
+}
+
+/// The names of the modules `text` declares with `mod name;` (`pub`, `pub(crate)` or
+/// attributes on the line before are fine). A line scan rather than a Rust parser: the file
+/// holds declarations only, and a declaration missed here is merely reported as an orphan.
+fn declared_modules(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let mut rest = line.trim();
+        if let Some(after) = rest.strip_prefix("pub") {
+            rest = after.trim_start();
+            if rest.starts_with('(') {
+                rest = rest.split_once(')').map_or("", |(_, r)| r).trim_start();
+            }
+        }
+        let Some(decl) = rest.strip_prefix("mod ") else {
+            continue;
+        };
+        if let Some(name) = decl.trim().strip_suffix(';') {
+            let name = name.trim();
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '#')
+            {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
 /// Files under `src/` that rustctl generated (its header, or a wholly generated directory)
@@ -353,6 +406,7 @@ mod tests {
             owned_dirs: vec![PathBuf::from("src/logic")],
             generated_dirs: Vec::new(),
             overrides: Vec::new(),
+            user_modules: Vec::new(),
             partial: false,
         }
     }
@@ -400,6 +454,33 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(dir.path().join("gen.rs")).unwrap(),
             "v2"
+        );
+    }
+
+    #[test]
+    fn modules_the_user_declares_are_not_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let logic = dir.path().join("src/logic");
+        std::fs::create_dir_all(logic.join("helpers")).unwrap();
+        std::fs::write(
+            logic.join("own_modules.rs"),
+            "// mine\npub mod dates;\n#[cfg(test)]\npub(crate) mod helpers;\n",
+        )
+        .unwrap();
+        for f in ["dates.rs", "helpers/csv.rs", "removed_route.rs"] {
+            std::fs::write(logic.join(f), "").unwrap();
+        }
+        let mut p = plan(&[("src/logic/own_modules.rs", "// mine", Ownership::Scaffold)]);
+        p.user_modules
+            .push(PathBuf::from("src/logic/own_modules.rs"));
+        let report = apply(&p, dir.path(), true).unwrap();
+        assert_eq!(
+            report.orphaned,
+            [PathBuf::from("src/logic/removed_route.rs")]
+        );
+        assert_eq!(
+            declared_modules("mod a;\n  pub mod r#type;\npub(crate) mod b ;\n// mod c;\nmod d {}"),
+            ["a", "r#type", "b"]
         );
     }
 

@@ -57,6 +57,12 @@ async fn start() -> (Service, String) {
 }
 
 async fn submit(base: &str, body: Value) -> (u16, Value, Duration) {
+    let (status, body, elapsed, _) = submit_at(base, body).await;
+    (status, body, elapsed)
+}
+
+/// Also the `Location` a created submission answers with.
+async fn submit_at(base: &str, body: Value) -> (u16, Value, Duration, Option<String>) {
     let started = Instant::now();
     let resp = reqwest::Client::new()
         .post(format!("{base}/questionnaires"))
@@ -65,7 +71,12 @@ async fn submit(base: &str, body: Value) -> (u16, Value, Duration) {
         .await
         .unwrap();
     let elapsed = started.elapsed();
-    (resp.status().as_u16(), resp.json().await.unwrap(), elapsed)
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap(), elapsed, location)
 }
 
 #[tokio::test]
@@ -73,12 +84,15 @@ async fn the_three_tasks_run_at_once_and_each_reports() {
     let (_service, base) = start().await;
 
     // Tasks take 100, 50 and 150 ms: together about the slowest, never the sum (300 ms).
-    let (status, body, elapsed) = submit(
+    let (status, body, elapsed, location) = submit_at(
         &base,
         json!({"patientId": "P-1001", "patientName": "张三", "painScore": 8}),
     )
     .await;
-    assert_eq!(status, 200, "{body}");
+    // Logic answers `Reply::created(..).location(..)`: 201 and where the submission lives.
+    assert_eq!(status, 201, "{body}");
+    let id = body["submissionId"].as_i64().unwrap();
+    assert_eq!(location, Some(format!("/epro/v1/questionnaires/{id}")));
     assert_eq!(body["complete"], true, "{body}");
     assert_eq!(body["alerted"], true, "pain 8 > threshold 7: {body}");
     let tasks = body["tasks"].as_array().unwrap();
@@ -96,7 +110,7 @@ async fn the_three_tasks_run_at_once_and_each_reports() {
 
     // One task fails: the failure is reported, the other tasks still ran and report too.
     let (status, body, _) = submit(&base, json!({"patientId": " ", "painScore": 9})).await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 201, "{body}");
     assert_eq!(body["complete"], false, "{body}");
     let tasks = body["tasks"].as_array().unwrap();
     let store = tasks.iter().find(|t| t["task"] == "store").unwrap();
@@ -155,6 +169,28 @@ async fn export_is_for_admins_only() {
     assert!(
         !body.to_string().contains("P-7"),
         "the patient id must not leak: {body}"
+    );
+
+    // `?format=csv`: the same rows as a CSV file to download.
+    let csv = client
+        .get(format!("{base}/export?format=csv"))
+        .header("X-User-Role", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        csv.headers()["content-disposition"],
+        "attachment; filename=\"epro-export.csv\""
+    );
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "submissionId,patientRef,painScore");
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].contains(",anon-") && lines[1].ends_with(",2"),
+        "{text}"
     );
 }
 

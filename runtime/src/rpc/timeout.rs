@@ -68,7 +68,9 @@ impl Intercept for Timeout {
         if let Some(d) = deadline {
             // For the handler's `Ctx::deadline`.
             req.extensions_mut()
-                .insert(crate::deadline::RequestDeadline(std::time::Instant::now() + d));
+                .insert(crate::deadline::RequestDeadline(
+                    std::time::Instant::now() + d,
+                ));
         }
         let fut = next(req);
         match deadline {

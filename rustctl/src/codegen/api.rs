@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::layout::{signature, use_line};
+use super::layout::{await_call, signature, use_line};
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
-use super::{ModuleTree, Options};
+use super::{ModuleTree, OWN_MODULES, Options};
 use crate::api::validate::join_path;
 use crate::model::{Group, Route, Service, TypeRef};
 
@@ -98,8 +98,6 @@ struct HandlerCtx<'a> {
     sse: bool,
     full_path: String,
     runtime_imports: String,
-    /// `use axum::Json;`: the response is written as JSON.
-    import_json: bool,
     /// `use axum::Json as JsonBody;`: the request is a JSON body without binding rules.
     import_json_body: bool,
     uses_types: bool,
@@ -116,9 +114,13 @@ struct LogicCtx<'a> {
     runtime_uses: Vec<String>,
     types_import: Option<String>,
     signature: String,
+    #[serde(skip)]
+    check: String,
     unused: String,
     /// The stub answers `Default::default()` (a response value) rather than `()`.
     returns_value: bool,
+    /// The unit-test stub's call of the logic; `None` for an SSE route.
+    test_call: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -229,8 +231,6 @@ pub fn plan(
             };
             jobs.push(RouteJob {
                 full_path: join_path(&group.prefix, &route.path),
-                // `jwtTransition` routes require a JWT too (one signed with either secret).
-                jwt: group.jwt.is_some() || group.jwt_transition.is_some(),
                 sse: group.sse,
                 module_path,
                 handler_file: rel("src/handler"),
@@ -264,12 +264,14 @@ pub fn plan(
         "src/handler",
         &handler_tree,
         "Handlers: one per route, grouped as the contract's `@server(group: ...)`.",
+        None,
     )?;
     plan.add_module_tree(
         templates,
         "src/logic",
         &logic_tree,
         "Logic: one file per route, written once and then yours.",
+        Some(OWN_MODULES),
     )?;
 
     plan.add(
@@ -296,7 +298,6 @@ struct RouteJob {
     view: RouteView,
     sse: bool,
     full_path: String,
-    jwt: bool,
     module_path: Vec<String>,
     handler_file: PathBuf,
     logic_file: PathBuf,
@@ -309,13 +310,8 @@ fn render_routes(
     jobs: &[RouteJob],
 ) -> Result<Vec<(PlannedFile, PlannedFile)>, GenError> {
     let render = |job: &RouteJob| -> Result<(PlannedFile, PlannedFile), GenError> {
-        let (handler_ctx, logic_ctx) = route_contexts(
-            &job.view,
-            job.full_path.clone(),
-            job.jwt,
-            job.sse,
-            &job.module_path,
-        );
+        let (handler_ctx, logic_ctx) =
+            route_contexts(&job.view, job.full_path.clone(), job.sse, &job.module_path);
         let handler = PlannedFile {
             path: job.handler_file.clone(),
             contents: templates.render("api/handler.rs", &handler_ctx)?,
@@ -326,7 +322,7 @@ fn render_routes(
             path: job.logic_file.clone(),
             contents: templates.render("api/logic.rs", &logic_ctx)?,
             ownership: Ownership::Scaffold,
-            signature: Some(logic_ctx.signature),
+            signature: Some(logic_ctx.check),
         };
         Ok((handler, logic))
     };
@@ -348,7 +344,6 @@ fn render_routes(
 fn route_contexts<'a>(
     view: &'a RouteView,
     full_path: String,
-    jwt: bool,
     sse: bool,
     module_path: &[String],
 ) -> (HandlerCtx<'a>, LogicCtx<'a>) {
@@ -373,16 +368,14 @@ fn route_contexts<'a>(
     // In a handler every declared type is written `types::T`, so no name can clash.
     let qualified = |ty: &TypeRef| ty.render(&|name| format!("types::{name}"));
 
-    let mut logic_params = vec!["svc: &ServiceContext".to_string()];
-    let mut handler_params = vec!["State(svc): State<Arc<ServiceContext>>".to_string()];
-    let mut args = vec!["&svc"];
-    let mut runtime_imports = vec!["Error"];
-    if jwt {
-        logic_params.push("claims: &Claims".into());
-        handler_params.push("claims: Claims".into());
-        args.push("&claims");
-        runtime_imports.push("Claims");
-    }
+    // The request context carries a `jwt` route's claims too (`ctx.claims()`).
+    let mut logic_params = vec!["svc: &ServiceContext".to_string(), "ctx: &Ctx".to_string()];
+    let mut handler_params = vec![
+        "State(svc): State<Arc<ServiceContext>>".to_string(),
+        "ctx: Ctx".to_string(),
+    ];
+    let mut args = vec!["&svc", "&ctx"];
+    let mut runtime_imports = vec!["Ctx", "Error"];
     if let Some(req) = &route.request {
         logic_params.push(format!("req: {}", short(req)));
         if view.request_bind {
@@ -404,12 +397,16 @@ fn route_contexts<'a>(
             logic_params.push("tx: EventSender<()>".into());
             ("()".to_string(), "EventStream".to_string())
         }
+        // Logic answers a value or a `Reply` of it; the handler converts either into a reply.
         (Some(resp), false) => (
             short(resp),
-            format!("Result<Json<{}>, Error>", qualified(resp)),
+            format!("Result<Reply<{}>, Error>", qualified(resp)),
         ),
-        (None, false) => ("()".to_string(), "Result<(), Error>".to_string()),
+        (None, false) => ("()".to_string(), "Result<Reply, Error>".to_string()),
     };
+    if !sse {
+        runtime_imports.push("Reply");
+    }
     if sse {
         unused.push("tx");
         runtime_imports.retain(|i| *i != "Error");
@@ -431,29 +428,18 @@ fn route_contexts<'a>(
         } else {
             format!("{{{}}}", runtime_imports.join(", "))
         },
-        import_json: route.response.is_some() && !sse,
         import_json_body: route.request.is_some() && !view.request_bind,
         uses_types,
         logic_path: format!("{}::{}", module_path.join("::"), route.handler),
         signature: signature(&route.handler, &handler_params, &handler_return),
         call_args: args.join(", "),
     };
-    // rustfmt's order: `{...}` lists sort after a plain name and before a module path.
+    // rustfmt's order: a module path sorts before a `{...}` list.
     let mut runtime_uses = Vec::new();
-    let error_and_claims = if jwt {
-        "use rustctl_runtime::{Claims, Error};"
-    } else {
-        "use rustctl_runtime::Error;"
-    };
-    if sse && jwt {
+    if sse {
         runtime_uses.push("use rustctl_runtime::sse::EventSender;".to_string());
-        runtime_uses.push(error_and_claims.to_string());
-    } else {
-        runtime_uses.push(error_and_claims.to_string());
-        if sse {
-            runtime_uses.push("use rustctl_runtime::sse::EventSender;".to_string());
-        }
     }
+    runtime_uses.push("use rustctl_runtime::{Ctx, Error};".to_string());
     let logic = LogicCtx {
         route: view,
         full_path,
@@ -464,12 +450,25 @@ fn route_contexts<'a>(
             &logic_params,
             &format!("Result<{logic_ok}, Error>"),
         ),
+        // The parameters are the contract's; the return type may widen to a `Reply`.
+        check: format!(
+            "pub async fn {}({})",
+            route.handler,
+            logic_params.join(", ")
+        ),
         unused: if unused.len() == 1 {
             unused[0].to_string()
         } else {
             format!("({})", unused.join(", "))
         },
         returns_value: route.response.is_some() && !sse,
+        test_call: (!sse).then(|| {
+            let mut a = vec!["&svc", "&ctx"];
+            if route.request.is_some() {
+                a.push("Default::default()");
+            }
+            await_call(8, "let answer = ", &route.handler, &a)
+        }),
     };
     (handler, logic)
 }

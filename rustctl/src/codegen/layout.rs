@@ -45,3 +45,20 @@ pub fn use_line(path: &str, names: &[String]) -> Option<String> {
     out.push_str("\n};");
     Some(out)
 }
+
+/// `{lhs}{name}({args}).await;` at `indent` spaces, laid out as rustfmt lays it out: on one line
+/// when it fits in 100 columns, otherwise one argument per line and `.await` on a line of its
+/// own.
+pub fn await_call(indent: usize, lhs: &str, name: &str, args: &[&str]) -> String {
+    let pad = " ".repeat(indent);
+    let one_line = format!("{pad}{lhs}{name}({}).await;", args.join(", "));
+    if one_line.chars().count() <= 100 {
+        return one_line;
+    }
+    let mut out = format!("{pad}{lhs}{name}(\n");
+    for a in args {
+        out.push_str(&format!("{pad}    {a},\n"));
+    }
+    out.push_str(&format!("{pad})\n{pad}.await;"));
+    out
+}

@@ -1,13 +1,14 @@
 //! The gRPC service generator: a compiled `.proto` and its model in, a [`FilePlan`] out.
 //!
-//! The service crate has a library (`pb`: prost messages and tonic code, and one typed client
-//! per service for other services to depend on) and a binary (server glue, logic, config).
+//! The service crate has a library (`pb`: prost messages and tonic code, and in `client` one
+//! trait and typed client per service for other services to depend on) and a binary (server
+//! glue, logic, config).
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::layout::signature;
+use super::layout::{await_call, signature};
 use super::templates::Templates;
 use super::{FilePlan, GenError, Ownership, PlannedFile};
 use super::{ModuleTree, Options, Style};
@@ -32,12 +33,16 @@ struct MethodView<'a> {
     output: String,
     logic_path: String,
     signature: String,
+    #[serde(skip)]
+    check: String,
     unused: String,
     streaming_out: bool,
     /// Whether the logic takes the request (not for `google.protobuf.Empty`).
     takes_req: bool,
     /// The logic stub answers `Default::default()` (a message) rather than `()`.
     stub_value: bool,
+    /// The unit-test stub's call of the logic; `None` for a streaming RPC.
+    test_call: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +51,8 @@ struct ServiceCtx<'a> {
     service: &'a RpcService,
     methods: Vec<MethodView<'a>>,
     lowercase_streams: bool,
+    /// Whether any RPC streams either way (the client then names `BoxStream`).
+    streams: bool,
 }
 
 #[derive(Serialize)]
@@ -128,12 +135,16 @@ pub fn plan(
                 path: PathBuf::from(format!("src/logic/{}/{file}.rs", service.module)),
                 contents: templates.render("rpc/logic.rs", &ctx)?,
                 ownership: Scaffold,
-                signature: Some(method.signature.clone()),
+                signature: Some(method.check.clone()),
             });
         }
         let ctx = ServiceCtx {
             rpc,
             service,
+            streams: service
+                .methods
+                .iter()
+                .any(|m| m.client_streaming || m.server_streaming),
             lowercase_streams: service
                 .methods
                 .iter()
@@ -146,7 +157,7 @@ pub fn plan(
             Generated,
         );
         plan.add(
-            format!("src/{}client.rs", service.module),
+            format!("src/client/{}.rs", service.module),
             templates.render("rpc/client.rs", &ctx)?,
             Generated,
         );
@@ -161,6 +172,7 @@ pub fn plan(
         "src/logic",
         &logic_tree,
         "Logic: one file per RPC, written once and then yours.",
+        Some(super::OWN_MODULES),
     )?;
     Ok(plan)
 }
@@ -172,8 +184,8 @@ fn method_view<'a>(
     style: Style,
 ) -> MethodView<'a> {
     let streaming_out = m.server_streaming;
-    let mut params = vec!["svc: &ServiceContext".to_string()];
-    let mut unused = vec!["svc"];
+    let mut params = vec!["svc: &ServiceContext".to_string(), "ctx: &Ctx".to_string()];
+    let mut unused = vec!["svc", "ctx"];
     let (input, output) = (m.input.in_lib(), m.output.in_lib());
     if m.client_streaming {
         params.push(format!("stream: Streaming<{input}>"));
@@ -200,6 +212,8 @@ fn method_view<'a>(
             m.rust_name
         ),
         signature: signature(&m.rust_name, &params, &ret),
+        // The parameters are the contract's; the return type stays as the stub wrote it.
+        check: format!("pub async fn {}({})", m.rust_name, params.join(", ")),
         unused: if unused.len() == 1 {
             unused[0].to_string()
         } else {
@@ -208,6 +222,14 @@ fn method_view<'a>(
         streaming_out,
         takes_req: m.client_streaming || !m.input.is_unit(),
         stub_value: !streaming_out && !m.output.is_unit(),
+        test_call: (!m.client_streaming && !streaming_out).then(|| {
+            let args: &[&str] = if m.input.is_unit() {
+                &["&svc", "&ctx"]
+            } else {
+                &["&svc", "&ctx", "Default::default()"]
+            };
+            await_call(8, "let answer = ", &m.rust_name, args)
+        }),
     }
 }
 

@@ -61,6 +61,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../templates/api/mod.rs.tera"),
     ),
     (
+        "api/own_modules.rs",
+        include_str!("../../../templates/api/own_modules.rs.tera"),
+    ),
+    (
         "api/middleware.rs",
         include_str!("../../../templates/api/middleware.rs.tera"),
     ),

@@ -52,6 +52,9 @@ pub fn lower(compiled: &Compiled) -> RpcContract {
                     let name = s.name.clone().unwrap_or_default();
                     let rust_name = prost_type_name(&name);
                     RpcService {
+                        handler: format!("{rust_name}Handler"),
+                        client: format!("{rust_name}Client"),
+                        api: format!("{rust_name}Api"),
                         module: module_name(&name),
                         tonic_module: tonic_snake_case(&rust_name),
                         rust_name,

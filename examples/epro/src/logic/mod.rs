@@ -4,3 +4,6 @@
 pub mod account;
 pub mod admin;
 pub mod questionnaire;
+
+// Your own modules under this directory: declared in `own_modules.rs` (yours, never rewritten).
+include!("own_modules.rs");

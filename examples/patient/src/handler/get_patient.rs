@@ -3,18 +3,20 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use rustctl_runtime::{Bound, Error};
+use rustctl_runtime::{Bound, Ctx, Error, Reply};
 
 use crate::logic::get_patient::get_patient as logic;
 use crate::svc::ServiceContext;
 use crate::types;
 
 /// Look up one patient: 400 for a non-numeric id, 404 for an unknown one.
+// Logic answers a value or a `Reply` of it: converting a `Reply` is a no-op.
+#[allow(clippy::useless_conversion)]
 pub async fn get_patient(
     State(svc): State<Arc<ServiceContext>>,
+    ctx: Ctx,
     Bound(req): Bound<types::PatientRequest>,
-) -> Result<Json<types::Patient>, Error> {
-    logic(&svc, req).await.map(Json)
+) -> Result<Reply<types::Patient>, Error> {
+    logic(&svc, &ctx, req).await.map(Into::into)
 }

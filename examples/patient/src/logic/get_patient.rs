@@ -3,13 +3,17 @@
 //! The article's in-memory patient database. A non-numeric id never reaches this function: the
 //! `Id int64 path:"id"` binding answers 400 naming the field.
 
-use rustctl_runtime::Error;
+use rustctl_runtime::{Ctx, Error};
 
 use crate::svc::ServiceContext;
 use crate::types::{Patient, PatientRequest};
 
-pub async fn get_patient(svc: &ServiceContext, req: PatientRequest) -> Result<Patient, Error> {
-    let _ = svc;
+pub async fn get_patient(
+    svc: &ServiceContext,
+    ctx: &Ctx,
+    req: PatientRequest,
+) -> Result<Patient, Error> {
+    let _ = (svc, ctx);
     let (name, trial_id, is_enrolled) = match req.id {
         1001 => ("王女士", "NCT045148", true),
         1002 => ("李先生", "NCT045148", true),

@@ -2,3 +2,6 @@
 //! Logic: one file per route, written once and then yours.
 
 pub mod get_patient;
+
+// Your own modules under this directory: declared in `own_modules.rs` (yours, never rewritten).
+include!("own_modules.rs");

@@ -149,7 +149,9 @@ async fn trials_answer_with_the_articles_json_and_the_trace_crosses_services() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["msg"], "临床试验项目未找到");
 
-    // A caller's W3C trace id reaches trial-rpc's log lines for the same call.
+    // A caller's W3C trace id reaches trial-rpc's log lines for the same call; so do the
+    // `x-caller` metadata trial-api's logic sends and the deadline the call inherits (the
+    // logic of trial-rpc logs both from its request context).
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let resp = client
         .get(format!("{}/trial/NCT052219", p.api))
@@ -161,10 +163,12 @@ async fn trials_answer_with_the_articles_json_and_the_trace_crosses_services() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = std::fs::read_to_string(&p.rpc_log).unwrap_or_default();
-        if log
-            .lines()
-            .any(|l| l.contains(&format!("trace={trace_id}")) && l.contains("NCT052219"))
-        {
+        if log.lines().any(|l| {
+            l.contains(&format!("trace={trace_id}"))
+                && l.contains("NCT052219")
+                && l.contains("trial-api")
+                && l.contains("left_ms=Some(")
+        }) {
             break;
         }
         assert!(

@@ -3,18 +3,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use rustctl_runtime::{Claims, Error};
+use rustctl_runtime::{Ctx, Error, Reply};
 
 use crate::logic::account::me::me as logic;
 use crate::svc::ServiceContext;
 use crate::types;
 
 /// Who the bearer token belongs to.
+// Logic answers a value or a `Reply` of it: converting a `Reply` is a no-op.
+#[allow(clippy::useless_conversion)]
 pub async fn me(
     State(svc): State<Arc<ServiceContext>>,
-    claims: Claims,
-) -> Result<Json<types::MeResponse>, Error> {
-    logic(&svc, &claims).await.map(Json)
+    ctx: Ctx,
+) -> Result<Reply<types::MeResponse>, Error> {
+    logic(&svc, &ctx).await.map(Into::into)
 }

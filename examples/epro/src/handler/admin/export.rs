@@ -3,17 +3,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use rustctl_runtime::{Bound, Error};
+use rustctl_runtime::{Bound, Ctx, Error, Reply};
 
 use crate::logic::admin::export::export as logic;
 use crate::svc::ServiceContext;
 use crate::types;
 
+// Logic answers a value or a `Reply` of it: converting a `Reply` is a no-op.
+#[allow(clippy::useless_conversion)]
 pub async fn export(
     State(svc): State<Arc<ServiceContext>>,
+    ctx: Ctx,
     Bound(req): Bound<types::ExportRequest>,
-) -> Result<Json<types::ExportResponse>, Error> {
-    logic(&svc, req).await.map(Json)
+) -> Result<Reply<types::ExportResponse>, Error> {
+    logic(&svc, &ctx, req).await.map(Into::into)
 }

@@ -3,18 +3,20 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use rustctl_runtime::{Bound, Error};
+use rustctl_runtime::{Bound, Ctx, Error, Reply};
 
 use crate::logic::questionnaire::submit::submit as logic;
 use crate::svc::ServiceContext;
 use crate::types;
 
 /// Submit a questionnaire: storage, the pain-threshold check and the de-identified copy run at once.
+// Logic answers a value or a `Reply` of it: converting a `Reply` is a no-op.
+#[allow(clippy::useless_conversion)]
 pub async fn submit(
     State(svc): State<Arc<ServiceContext>>,
+    ctx: Ctx,
     Bound(req): Bound<types::SubmitRequest>,
-) -> Result<Json<types::SubmitResponse>, Error> {
-    logic(&svc, req).await.map(Json)
+) -> Result<Reply<types::SubmitResponse>, Error> {
+    logic(&svc, &ctx, req).await.map(Into::into)
 }

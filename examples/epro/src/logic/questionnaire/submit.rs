@@ -7,12 +7,17 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rustctl_runtime::Error;
+use rustctl_runtime::{Ctx, Error, Reply};
 
 use crate::svc::ServiceContext;
 use crate::types::{ExportRow, SubmitRequest, SubmitResponse, TaskResult};
 
-pub async fn submit(svc: &ServiceContext, req: SubmitRequest) -> Result<SubmitResponse, Error> {
+/// Answers `201 Created` with the submission's `Location`.
+pub async fn submit(
+    svc: &ServiceContext,
+    ctx: &Ctx,
+    req: SubmitRequest,
+) -> Result<Reply<SubmitResponse>, Error> {
     let started = Instant::now();
     let id = svc.last_id.fetch_add(1, Ordering::Relaxed) + 1;
     let [store_ms, check_ms, copy_ms] = svc.config.app.task_latency_ms;
@@ -28,13 +33,15 @@ pub async fn submit(svc: &ServiceContext, req: SubmitRequest) -> Result<SubmitRe
     );
     let alerted = checked.ok && checked.detail.starts_with("alert");
     let tasks = vec![stored, checked, copied];
-    Ok(SubmitResponse {
+    ctx.log().info(&format!("questionnaire {id} submitted"));
+    let response = SubmitResponse {
         submission_id: id,
         complete: tasks.iter().all(|t| t.ok),
         alerted,
         tasks,
         elapsed_ms: started.elapsed().as_millis() as i64,
-    })
+    };
+    Ok(Reply::created(response).location(&format!("/epro/v1/questionnaires/{id}")))
 }
 
 /// Runs one task and records how it went and how long it took.

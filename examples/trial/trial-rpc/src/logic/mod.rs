@@ -2,3 +2,6 @@
 //! Logic: one file per RPC, written once and then yours.
 
 pub mod trial;
+
+// Your own modules under this directory: declared in `own_modules.rs` (yours, never rewritten).
+include!("own_modules.rs");

@@ -11,6 +11,6 @@ use crate::svc::ServiceContext;
 
 /// Registers every service of the contract, and reflection over its descriptors.
 pub fn register(server: &mut RpcServer, svc: &Arc<ServiceContext>) {
-    server.add_service(trial_rpc::pb::trial::trial_server::TrialServer::new(trial::Trial::new(svc.clone())));
+    server.add_service(trial_rpc::pb::trial::trial_server::TrialServer::new(trial::TrialHandler::new(svc.clone())));
     server.with_reflection(trial_rpc::FILE_DESCRIPTOR_SET);
 }

@@ -3,16 +3,17 @@
 
 use std::sync::Arc;
 
+use rustctl_runtime::Ctx;
 use tonic::{Request, Response, Status};
 
 use crate::svc::ServiceContext;
 
-/// `trial.Trial` over the service context.
-pub struct Trial {
+/// Answers `trial.Trial` with the logic functions, over the service context.
+pub struct TrialHandler {
     svc: Arc<ServiceContext>,
 }
 
-impl Trial {
+impl TrialHandler {
     /// The service over `svc`.
     pub fn new(svc: Arc<ServiceContext>) -> Self {
         Self { svc }
@@ -20,8 +21,9 @@ impl Trial {
 }
 
 #[tonic::async_trait]
-impl trial_rpc::pb::trial::trial_server::Trial for Trial {
+impl trial_rpc::pb::trial::trial_server::Trial for TrialHandler {
     async fn get_trial_info(&self, request: Request<trial_rpc::pb::trial::GetTrialRequest>) -> Result<Response<trial_rpc::pb::trial::TrialInfo>, Status> {
-        crate::logic::trial::get_trial_info::get_trial_info(&self.svc, request.into_inner()).await.map(Response::new)
+        let ctx = Ctx::from_grpc(&request);
+        crate::logic::trial::get_trial_info::get_trial_info(&self.svc, &ctx, request.into_inner()).await.map(Response::new)
     }
 }
