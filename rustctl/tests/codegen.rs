@@ -344,6 +344,37 @@ fn regeneration_keeps_user_files_and_follows_the_contract() {
 }
 
 #[test]
+fn modules_of_the_users_own_under_logic_are_not_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = dir.path().join("shop.api");
+    let svc = dir.path().join("svc");
+    std::fs::write(&api, V1).unwrap();
+    api_go(&api, &svc).assert().success();
+    let logic = svc.join("src/logic");
+    let own = logic.join("own_modules.rs");
+    let mut list = std::fs::read_to_string(&own).unwrap();
+    list.push_str("pub mod helpers;\npub mod pricing;\n");
+    std::fs::write(&own, &list).unwrap();
+    std::fs::write(logic.join("helpers.rs"), "pub fn one() -> u8 {\n    1\n}\n").unwrap();
+    std::fs::create_dir_all(logic.join("pricing")).unwrap();
+    std::fs::write(logic.join("pricing/mod.rs"), "pub mod tax;\n").unwrap();
+    std::fs::write(logic.join("pricing/tax.rs"), "").unwrap();
+    // An undeclared file is still reported.
+    std::fs::write(logic.join("scratch.rs"), "").unwrap();
+    api_go(&api, &svc).assert().success().stdout(
+        predicate::str::contains("orphaned")
+            .and(predicate::str::contains("scratch.rs"))
+            .and(predicate::str::contains("helpers").not())
+            .and(predicate::str::contains("pricing").not()),
+    );
+    // Regeneration keeps the user's list and the generated `mod.rs` includes it.
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), list);
+    let m = std::fs::read_to_string(logic.join("mod.rs")).unwrap();
+    assert!(m.contains("include!(\"own_modules.rs\");"), "{m}");
+    api_go(&api, &svc).arg("--check").assert().success();
+}
+
+#[test]
 fn a_changed_signature_is_reported_stale() {
     let dir = tempfile::tempdir().unwrap();
     let api = dir.path().join("shop.api");
