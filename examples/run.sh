@@ -68,10 +68,11 @@ try "trial via trial-rpc" http://127.0.0.1:8888/trial/NCT045148
 try "unknown trial: gRPC NotFound -> 404" http://127.0.0.1:8888/trial/NCT000000
 try "patient" http://127.0.0.1:8081/patient/1001
 try "non-numeric id -> 400" http://127.0.0.1:8081/patient/abc
-try "questionnaire: three tasks at once" -X POST -H 'Content-Type: application/json' \
+try "questionnaire: three tasks at once, 201 Created" -X POST -H 'Content-Type: application/json' \
   -d '{"patientId":"P-1001","patientName":"张三","painScore":8}' http://127.0.0.1:8082/epro/v1/questionnaires
 try "export without the admin role -> 403" http://127.0.0.1:8082/epro/v1/export
 try "export as admin" -H 'X-User-Role: admin' http://127.0.0.1:8082/epro/v1/export
+try "the same rows as a CSV download" -H 'X-User-Role: admin' 'http://127.0.0.1:8082/epro/v1/export?format=csv'
 echo
 echo "Metrics:  http://127.0.0.1:6060/metrics (trial-api)   http://127.0.0.1:6470/metrics (trial-rpc)"
 echo "Profile:  curl -o cpu.pb 'http://127.0.0.1:6060/debug/pprof/profile?seconds=10' && go tool pprof cpu.pb"
