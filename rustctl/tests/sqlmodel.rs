@@ -323,3 +323,57 @@ fn identifiers(text: &str) -> Vec<String> {
     walk(TokenStream::from_str(text).unwrap(), &mut out);
     out
 }
+
+#[test]
+fn goctl_test_data_shapes_parse() {
+    // The shapes of goctl's own model test data: escapes in comments, a unique index declared
+    // twice, camelCase names, a column named like its table, `float(M,D)`, a key that is not
+    // AUTO_INCREMENT.
+    let sql = "-- members --\nCREATE TABLE `member`(\n\
+          `id` bigint(10) NOT NULL,\n\
+          `member` varchar(50) NOT NULL DEFAULT '' COMMENT 'login\\tname',\n\
+          `nickName` varchar(255) COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'line\\nbreak */ fn x() {}',\n\
+          `score` float(10,0) DEFAULT NULL,\n\
+          `createTime` timestamp NULL DEFAULT CURRENT_TIMESTAMP,\n\
+          PRIMARY KEY (`id`) USING BTREE,\n\
+          UNIQUE KEY `nick_index` (`nickName`),\n\
+          UNIQUE KEY `nick_index2` (`nickName`),\n\
+          KEY `member_index` (`member`)\n\
+        ) ENGINE=InnoDB AUTO_INCREMENT=4 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;";
+    let t = tables(Dialect::Mysql, sql);
+    let member = &t[0];
+    assert!(!member.columns[member.primary].auto);
+    assert_eq!(
+        member.uniques,
+        vec![vec![2]],
+        "the index declared twice counts once"
+    );
+    let fields: Vec<&str> = member.columns.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["id", "member", "nick_name", "score", "create_time"]
+    );
+    assert_eq!(member.columns[3].rust.ty, "Option<f32>");
+    let templates = Templates::load(None).unwrap();
+    let options = ModelOptions {
+        dialect: Dialect::Mysql,
+        cache: true,
+        style: Style::Lower,
+    };
+    let plan = plan(&t, &[], &templates, &options).unwrap();
+    let names: Vec<String> = plan
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert_eq!(names, ["membermodel.rs", "membermodel_gen.rs", "mod.rs"]);
+    let generated = &plan.files[1].contents;
+    syn::parse_file(generated).unwrap();
+    assert!(
+        !identifiers(generated).contains(&"x".to_string()),
+        "{generated}"
+    );
+    // Not AUTO_INCREMENT: the key is inserted with the row, and insert returns nothing.
+    assert!(generated.contains("pub async fn insert(&self, row: &Member) -> Result<(), SqlError>"));
+    assert!(generated.contains("pub async fn find_one_by_nick_name(&self, nick_name: &str)"));
+}
