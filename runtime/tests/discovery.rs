@@ -24,6 +24,8 @@ use tower::Service;
 /// An etcd server of this test's own, on free loopback ports, in a temporary directory.
 struct Etcd {
     child: Child,
+    /// `user:password` once authentication is on.
+    user: Option<String>,
     client_port: u16,
     peer_port: u16,
     dir: tempfile::TempDir,
@@ -44,6 +46,7 @@ impl Etcd {
         let child = spawn_etcd(dir.path(), client_port, peer_port);
         let etcd = Etcd {
             child,
+            user: None,
             client_port,
             peer_port,
             dir,
@@ -68,7 +71,11 @@ impl Etcd {
 
     /// `etcdctl` against this server; its stdout, or `None` when it failed.
     fn ctl(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("etcdctl")
+        let mut cmd = Command::new("etcdctl");
+        if let Some(user) = &self.user {
+            cmd.arg(format!("--user={user}"));
+        }
+        let out = cmd
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", self.host()))
             .args(args)
@@ -93,6 +100,14 @@ impl Etcd {
             .collect();
         v.sort();
         v
+    }
+
+    /// Turns authentication on with user `root` (password `pw`), who alone may do anything.
+    fn enable_auth(&mut self) {
+        self.ctl(&["user", "add", "root:pw"])
+            .expect("etcdctl user add");
+        self.ctl(&["auth", "enable"]).expect("etcdctl auth enable");
+        self.user = Some("root:pw".into());
     }
 
     fn stop(&mut self) {
@@ -215,11 +230,15 @@ fn etcd_conf(etcd: &Etcd) -> EtcdConf {
 }
 
 async fn replica(name: &str, etcd: &Etcd) -> RunningRpc {
+    replica_with(name, etcd_conf(etcd)).await
+}
+
+async fn replica_with(name: &str, etcd: EtcdConf) -> RunningRpc {
     let conf = RpcServerConf {
         name: name.into(),
         listen_on: "127.0.0.1:0".into(),
         mode: Mode::Dev,
-        etcd: etcd_conf(etcd),
+        etcd,
         dev_server: DevServerConf {
             enabled: false,
             ..DevServerConf::default()
@@ -368,6 +387,42 @@ async fn calls_go_on_without_etcd_and_replicas_register_again() {
     .await;
     a.shutdown();
     b.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_and_pass_authenticate_both_sides() {
+    let mut etcd = Etcd::start();
+    etcd.enable_auth();
+    let with_user = EtcdConf {
+        user: "root".into(),
+        pass: "pw".into(),
+        ..etcd_conf(&etcd)
+    };
+    let a = replica_with("a", with_user.clone()).await;
+    let want = vec![addr(&a)[7..].to_owned()];
+    until("registered with credentials", || {
+        etcd.registered("who.rpc") == want
+    })
+    .await;
+    let client = RpcClient::connect_lazy(&RpcClientConf {
+        etcd: with_user.clone(),
+        ..RpcClientConf::default()
+    })
+    .unwrap();
+    until("discovered with credentials", || {
+        client.endpoints() == [addr(&a)]
+    })
+    .await;
+    assert_eq!(who(&client).await.unwrap(), "a");
+    // Without them etcd refuses to list: the client learns no endpoint.
+    let anonymous = RpcClient::connect_lazy(&RpcClientConf {
+        etcd: etcd_conf(&etcd),
+        ..RpcClientConf::default()
+    })
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(anonymous.endpoints().is_empty());
+    a.shutdown();
 }
 
 #[tokio::test]

@@ -116,6 +116,8 @@ enum Backend {
 /// One limit: its counts, whose requests it counts together, and where refusals are counted.
 pub struct SharedLimit {
     backend: Backend,
+    /// The period limit's Redis failed on the last request (logged once per outage).
+    failing: std::sync::atomic::AtomicBool,
     key_by: KeyBy,
     metrics: Arc<Metrics>,
     path: Arc<str>,
@@ -166,6 +168,7 @@ impl SharedLimit {
         };
         Ok(Some(SharedLimit {
             backend,
+            failing: std::sync::atomic::AtomicBool::new(false),
             key_by,
             metrics,
             path,
@@ -181,13 +184,26 @@ impl SharedLimit {
                 },
             },
             Backend::Token(limiter) => limiter.take(&key).await,
-            Backend::Period(limiter) => match limiter.take(&key).await {
-                Ok(verdict) => verdict,
-                Err(e) => {
-                    tracing::error!(error = %e, "period limit: Redis failed; request let through");
-                    Verdict::Allowed
+            Backend::Period(limiter) => {
+                use std::sync::atomic::Ordering::Relaxed;
+                match limiter.take(&key).await {
+                    Ok(verdict) => {
+                        if self.failing.swap(false, Relaxed) {
+                            tracing::info!("period limit: Redis answers again");
+                        }
+                        verdict
+                    }
+                    Err(e) => {
+                        if !self.failing.swap(true, Relaxed) {
+                            tracing::error!(
+                                error = %e,
+                                "period limit: Redis failed; requests let through until it answers"
+                            );
+                        }
+                        Verdict::Allowed
+                    }
                 }
-            },
+            }
         }
     }
 }
