@@ -41,7 +41,8 @@ struct MethodView<'a> {
     takes_req: bool,
     /// The logic stub answers `Default::default()` (a message) rather than `()`.
     stub_value: bool,
-    /// The unit-test stub's call of the logic; `None` for a streaming RPC.
+    /// The unit-test stub's call of the logic; `None` for a client-streaming RPC (a test
+    /// cannot make the `Streaming` it takes).
     test_call: Option<String>,
 }
 
@@ -222,13 +223,19 @@ fn method_view<'a>(
         streaming_out,
         takes_req: m.client_streaming || !m.input.is_unit(),
         stub_value: !streaming_out && !m.output.is_unit(),
-        test_call: (!m.client_streaming && !streaming_out).then(|| {
-            let args: &[&str] = if m.input.is_unit() {
-                &["&svc", "&ctx"]
-            } else {
-                &["&svc", "&ctx", "Default::default()"]
-            };
-            await_call(8, "let answer = ", &m.rust_name, args)
+        test_call: (!m.client_streaming).then(|| {
+            let mut args = vec!["&svc", "&ctx"];
+            if !m.input.is_unit() {
+                args.push("Default::default()");
+            }
+            let mut call = String::new();
+            if streaming_out {
+                // The stub sends nothing; the receiver is kept so that a send would succeed.
+                call.push_str("        let (tx, _rx) = mpsc::channel(16);\n");
+                args.push("tx");
+            }
+            call.push_str(&await_call(8, "let answer = ", &m.rust_name, &args));
+            call
         }),
     }
 }
