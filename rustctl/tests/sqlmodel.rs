@@ -377,3 +377,62 @@ fn goctl_test_data_shapes_parse() {
     assert!(generated.contains("pub async fn insert(&self, row: &Member) -> Result<(), SqlError>"));
     assert!(generated.contains("pub async fn find_one_by_nick_name(&self, nick_name: &str)"));
 }
+
+#[test]
+fn models_generated_into_a_new_service_are_wired_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    rustctl()
+        .current_dir(dir.path())
+        .args(["rpc", "new", "shop", "--runtime-version", "0.1.0"])
+        .assert()
+        .success();
+    let svc = dir.path().join("shop");
+    std::fs::write(
+        svc.join("schema.sql"),
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);",
+    )
+    .unwrap();
+    let args = [
+        "model",
+        "sqlite",
+        "ddl",
+        "--src",
+        "schema.sql",
+        "--dir",
+        "src/model",
+        "-c",
+    ];
+    rustctl()
+        .current_dir(&svc)
+        .args(args)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Cargo.toml (rustctl-runtime feature \"sqlite\")")
+                .and(predicate::str::contains("main.rs (mod model;)")),
+        );
+    let manifest = std::fs::read_to_string(svc.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("rustctl-runtime = { version = \"0.1.0\", features = [\"sqlite\"] }"),
+        "{manifest}"
+    );
+    let main = std::fs::read_to_string(svc.join("src/main.rs")).unwrap();
+    assert!(main.contains("mod logic;\nmod model;\n"), "{main}");
+    // Wired once: the next run and --check leave both files alone.
+    rustctl()
+        .current_dir(&svc)
+        .args(args)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("updated ").not());
+    rustctl()
+        .current_dir(&svc)
+        .args(args)
+        .arg("--check")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(svc.join("src/main.rs")).unwrap(),
+        main
+    );
+}

@@ -241,8 +241,12 @@ fn generate(
     };
     let regenerate = format!("rustctl model {} {source}", dialect.command());
     let code = write_plan(plan, &args.dir, mode, &regenerate, o)?;
-    if code == 0 && !args.check {
-        hint_manifest(&args.dir, dialect, o)?;
+    if code == 0 && wire_service(&args.dir, dialect, args.check, o)? && args.check {
+        writeln!(
+            o.err,
+            "the service is not wired to its models: run `{regenerate}`"
+        )?;
+        return Ok(1);
     }
     Ok(code)
 }
@@ -275,42 +279,60 @@ fn existing_models(dir: &Path) -> io::Result<Vec<String>> {
     Ok(found)
 }
 
-/// Tells what the service around `dir` still needs: the runtime's database feature and the
-/// `mod` line. rustctl does not edit your `Cargo.toml` or `main.rs`.
-fn hint_manifest(dir: &Path, dialect: Dialect, o: &mut Output<'_>) -> io::Result<()> {
+/// Wires the models into the service around `dir`: the runtime's database feature in its
+/// `Cargo.toml` and, for a directory right under `src/`, the `mod` line in `src/main.rs` (or
+/// `lib.rs`). Returns whether a file needed (or, with `check`, would need) a change.
+fn wire_service(dir: &Path, dialect: Dialect, check: bool, o: &mut Output<'_>) -> io::Result<bool> {
+    use crate::sqlmodel::wire::{add_feature, add_mod};
     let Ok(abs) = dir.canonicalize() else {
-        return Ok(());
+        return Ok(false);
     };
-    let Some(root) = abs.ancestors().find(|a| a.join("Cargo.toml").is_file()) else {
-        return Ok(());
+    let Some(root) = abs
+        .ancestors()
+        .skip(1)
+        .find(|a| a.join("Cargo.toml").is_file())
+    else {
+        return Ok(false);
     };
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let service = Confined::new(root);
+    let verb = if check { "would update" } else { "updated " };
+    let mut changed = false;
+    let manifest = service.read(Path::new("Cargo.toml"))?.unwrap_or_default();
     let feature = dialect.feature();
-    let has_feature = manifest
-        .lines()
-        .filter(|l| l.trim_start().starts_with("rustctl-runtime"))
-        .any(|l| l.contains(&format!("\"{feature}\"")));
-    if manifest.contains("rustctl-runtime") && !has_feature {
+    if let Some(new) = add_feature(&String::from_utf8_lossy(&manifest), feature) {
+        if !check {
+            service.replace(Path::new("Cargo.toml"), new.as_bytes())?;
+        }
         writeln!(
             o.out,
-            "next: in {}, add `features = [\"{feature}\"]` to the rustctl-runtime dependency",
+            "{verb} {} (rustctl-runtime feature \"{feature}\")",
             display_path(&root.join("Cargo.toml"))
         )?;
+        changed = true;
     }
-    if let Ok(rel) = abs.strip_prefix(root.join("src"))
-        && rel.components().count() == 1
-    {
-        let module = rel.display();
-        let declared = ["main.rs", "lib.rs"].iter().any(|f| {
-            std::fs::read_to_string(root.join("src").join(f)).is_ok_and(|t| {
-                t.lines().any(|l| {
-                    l.trim() == format!("mod {module};") || l.trim() == format!("pub mod {module};")
-                })
-            })
-        });
-        if !declared {
-            writeln!(o.out, "next: declare `mod {module};` in src/main.rs")?;
+    let Ok(rel) = abs.strip_prefix(root.join("src")) else {
+        return Ok(changed);
+    };
+    let module = match rel.to_str() {
+        Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => m,
+        _ => return Ok(changed),
+    };
+    for file in ["src/main.rs", "src/lib.rs"] {
+        let Some(text) = service.read(Path::new(file))? else {
+            continue;
+        };
+        if let Some(new) = add_mod(&String::from_utf8_lossy(&text), module) {
+            if !check {
+                service.replace(Path::new(file), new.as_bytes())?;
+            }
+            writeln!(
+                o.out,
+                "{verb} {} (mod {module};)",
+                display_path(&root.join(file))
+            )?;
+            changed = true;
         }
+        break;
     }
-    Ok(())
+    Ok(changed)
 }

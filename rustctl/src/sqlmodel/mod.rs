@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod datasource;
 pub mod ddl;
 pub mod types;
+pub mod wire;
 
 /// The first line of every file `rustctl model` generates. Not the services' header
 /// ([`crate::codegen::GENERATED_HEADER`]): `api go` and `rpc protoc` report files with theirs
