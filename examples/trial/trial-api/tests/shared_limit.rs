@@ -1,5 +1,6 @@
 //! One quota for every replica: three `trial-api` processes (one `trial-rpc` behind them) with
-//! their `Limit` in the Redis `.ci/run` starts on 127.0.0.1:6379, called in turn.
+//! their `Limit` in the Redis `.ci/run` starts on 127.0.0.1:6379, called in turn; and, with a
+//! `redis-server` of the test's own stopped and started again, the fallback.
 //!
 //! Needs the `trial-rpc` binary next to this test's (`cargo test --workspace` builds it).
 
@@ -168,4 +169,84 @@ async fn a_route_s_redis_period_limit_is_shared_by_three_replicas() {
         "{statuses:?}"
     );
     assert!(retry.iter().all(|r| (1..=60).contains(r)), "{retry:?}");
+}
+
+/// A redis-server of this test's own, on a free port.
+struct OwnRedis {
+    port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is needed: apt-get install redis-server (as .ci/run does)");
+        let redis = OwnRedis { port, child };
+        for _ in 0..100 {
+            if redis.cli(&["ping"]) == "PONG" {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {port} did not start");
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli is needed: apt-get install redis-tools (as .ci/run does)");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The limiter's counters in this Redis.
+    fn counters(&self) -> usize {
+        self.cli(&["--scan", "--pattern", "fallback:*"])
+            .lines()
+            .count()
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn replicas_limit_locally_while_redis_is_down_and_go_back_to_it() {
+    let port = free_port();
+    let redis = OwnRedis::start(port);
+    let limit = format!(
+        "Limit:\n  Period: 60\n  Quota: 1000\n  KeyBy: header:X-Client\n  \
+         Redis: {{Host: '127.0.0.1:{port}', Key: fallback}}\n"
+    );
+    let (_procs, urls, _dir) = replicas(&limit).await;
+    let (statuses, _) = call_round_robin(&urls, 6, Some("carol")).await;
+    assert_eq!(statuses, [200; 6]);
+    assert!(redis.counters() > 0, "the limit counts in Redis");
+
+    drop(redis);
+    // Redis is gone: every replica limits locally, and no request fails.
+    let (statuses, _) = call_round_robin(&urls, 30, Some("carol")).await;
+    assert_eq!(statuses, [200; 30], "requests failed while Redis was down");
+
+    // Back (empty): the replicas' probes find it and the counts are in Redis again.
+    let redis = OwnRedis::start(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis.counters() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the replicas never went back to Redis"
+        );
+        let (statuses, _) = call_round_robin(&urls, 3, Some("carol")).await;
+        assert_eq!(statuses, [200; 3]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
