@@ -205,6 +205,8 @@ fn comments_after_a_line_comment_are_not_swallowed() {
         // the field columns on the first run too.
         "type q{el r\r//\na//\na s}",
         "type q {\r\tA int\r\r\tB int\r}\r",
+        // Only a line break right at the start of the next line makes a blank line.
+        "type q{r9\te/*\n*/A f}",
     ] {
         let once = format_round_trip(text);
         assert!(

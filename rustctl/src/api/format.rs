@@ -354,7 +354,9 @@ impl Printer<'_> {
         let between = &self.text[self.boundary(prev_end.min(start))..start];
         // Skip the rest of the previous field's line: a trailing comment does not split columns.
         let after_line = after_line_break(between).unwrap_or("");
-        after_line_break(after_line.trim_start_matches([' ', '\t'])).is_some()
+        after_line
+            .trim_start_matches([' ', '\t'])
+            .starts_with(['\n', '\r'])
             || after_line.contains("//")
             || after_line.contains("/*")
     }
