@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -94,21 +95,40 @@ pub(super) struct GoZeroLayer {
     pub(super) level: Level,
 }
 
-impl<S> tracing_subscriber::Layer<S> for GoZeroLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        if meta.is_span() {
-            // Request spans must exist at any level so that error lines keep their ids.
-            return true;
-        }
+impl GoZeroLayer {
+    /// Whether events or spans of this callsite are wanted. The chatter of [`NOISY`] crates,
+    /// spans included, only from WARN up; other spans at any level, so that error lines inside
+    /// them keep their request's ids; other events from `Log.Level` up.
+    fn wants(&self, meta: &tracing::Metadata<'_>) -> bool {
         let target = meta.target();
         let noisy = NOISY.iter().any(|n| {
             target.starts_with(n) && target[n.len()..].chars().next().is_none_or(|c| c == ':')
         });
-        let min = if noisy { Level::WARN } else { self.level };
-        *meta.level() <= min
+        if noisy {
+            *meta.level() <= Level::WARN
+        } else {
+            meta.is_span() || *meta.level() <= self.level
+        }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for GoZeroLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static tracing::Metadata<'static>) -> Interest {
+        // Decided once per callsite from its metadata alone, so a disabled one (h2's and
+        // hyper's trace spans, several per call) costs a load and a branch, not a span in
+        // the registry: those spans were most of the cost of a gRPC call.
+        if self.wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.wants(meta)
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {

@@ -245,3 +245,20 @@ fn plain_lines_are_tab_separated() {
         "{second}"
     );
 }
+
+/// The trace spans h2 and hyper open several times per call are never created: they cost most
+/// of a gRPC call when they were. A service's own spans exist at any level (their ids reach
+/// error lines); its own events follow `Log.Level`.
+#[test]
+fn noisy_crates_spans_are_off_and_own_spans_on() {
+    let mut seen = Vec::new();
+    capture(true, || {
+        seen.push(tracing::trace_span!(target: "h2::codec::framed_write", "flush").is_disabled());
+        seen.push(tracing::debug_span!(target: "hyper::proto::h1", "parse_headers").is_disabled());
+        seen.push(tracing::warn_span!(target: "h2", "goaway").is_disabled());
+        seen.push(tracing::debug_span!(target: "patient_api::logic", "lookup").is_disabled());
+        seen.push(tracing::enabled!(target: "patient_api::logic", Level::DEBUG));
+        seen.push(tracing::enabled!(target: "patient_api::logic", Level::INFO));
+    });
+    assert_eq!(seen, [true, true, false, false, false, true]);
+}
