@@ -9,5 +9,9 @@ pub mod user_model;
 #[rustfmt::skip]
 mod user_model_gen;
 
+// A service uses the models it needs: the rest are not unused imports.
+#[allow(unused_imports)]
 pub use trial_model::*;
+// A service uses the models it needs: the rest are not unused imports.
+#[allow(unused_imports)]
 pub use user_model::*;

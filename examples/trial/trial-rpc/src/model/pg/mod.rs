@@ -6,4 +6,6 @@ pub mod trial_model;
 #[rustfmt::skip]
 mod trial_model_gen;
 
+// A service uses the models it needs: the rest are not unused imports.
+#[allow(unused_imports)]
 pub use trial_model::*;
