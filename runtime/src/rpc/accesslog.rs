@@ -6,17 +6,16 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use tracing::Level;
+
 use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, on_end};
 use super::trace::CallIds;
+use crate::log::Ms;
 
 /// The access-log interceptor.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AccessLog {
     pub(crate) slow: Duration,
-}
-
-fn fmt_ms(d: Duration) -> String {
-    format!("{:.1}ms", d.as_secs_f64() * 1000.0)
 }
 
 fn remote(req: &RpcRequest) -> Option<SocketAddr> {
@@ -56,17 +55,19 @@ impl Intercept for AccessLog {
 
 /// Writes the access line (and the slow-call warning) of one finished call.
 fn log_call(code: tonic::Code, elapsed: Duration, slow: Duration, method: &str, remote: &str) {
-    let duration = fmt_ms(elapsed);
-    tracing::info!(
-        target: "access",
-        duration = %duration,
-        code = code as i32,
-        "[RPC] {code:?} - {method} - {remote}"
-    );
+    let line = format!("[RPC] {code:?} - {method} - {remote}");
+    // To the runtime's log output when it is installed, formatted by its writer thread
+    // (skipping tracing's dispatch, for the one line every call writes), as REST's access
+    // line; else through tracing.
+    static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
+    if let Err(line) = crate::log::defer(Level::INFO, &SITE, line, elapsed) {
+        tracing::info!(target: "access", duration = %Ms(elapsed), "{line}");
+    }
     if elapsed > slow {
+        let duration = Ms(elapsed).to_string();
         tracing::warn!(
             target: "access",
-            duration = %duration,
+            duration,
             "[RPC] slowcall - {method} - {remote} - slowcall({duration})"
         );
     }

@@ -64,8 +64,8 @@ impl From<Ids> for TraceContext {
 pub(crate) enum CallIds {
     /// No exporter: the ids ride with the call.
     Ids(Ids),
-    /// Exporting: the call's span.
-    Span(tracing::Span),
+    /// Exporting: the call's span, and its ids for lines written without tracing.
+    Span(tracing::Span, Ids),
 }
 
 impl CallIds {
@@ -73,7 +73,7 @@ impl CallIds {
     pub(crate) fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         match self {
             CallIds::Ids(ids) => ids::with_ids(*ids, f),
-            CallIds::Span(span) => span.in_scope(f),
+            CallIds::Span(span, ids) => ids::with_ids(*ids, || span.in_scope(f)),
         }
     }
 }
@@ -119,7 +119,8 @@ impl Intercept for Trace {
         span.record("trace_id", tc.trace_id.as_str());
         span.record("span_id", tc.span_id.as_str());
         req.extensions_mut().insert(tc);
-        req.extensions_mut().insert(CallIds::Span(span.clone()));
+        req.extensions_mut()
+            .insert(CallIds::Span(span.clone(), ids));
         let fut = {
             let _enter = span.enter();
             next(req)
