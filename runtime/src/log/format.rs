@@ -39,13 +39,15 @@ impl FieldValue {
 
     fn write_plain(&self, out: &mut String) {
         use std::fmt::Write as _;
-        let _ = match self {
-            FieldValue::Str(s) => write!(out, "{s}"),
-            FieldValue::I64(v) => write!(out, "{v}"),
-            FieldValue::U64(v) => write!(out, "{v}"),
-            FieldValue::F64(v) => write!(out, "{v}"),
-            FieldValue::Bool(v) => write!(out, "{v}"),
-        };
+        match self {
+            FieldValue::Str(s) => out.push_str(s),
+            FieldValue::I64(v) => out.push_str(itoa::Buffer::new().format(*v)),
+            FieldValue::U64(v) => out.push_str(itoa::Buffer::new().format(*v)),
+            FieldValue::F64(v) => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
+        }
     }
 }
 
@@ -474,7 +476,6 @@ impl GoZeroFormat {
         body: Body<'_>,
         out: &mut String,
     ) -> fmt::Result {
-        use std::fmt::Write as _;
         let caller = caller.filter(|_| self.caller);
         if self.json {
             out.push_str("{\"@timestamp\":\"");
@@ -516,22 +517,29 @@ impl GoZeroFormat {
             out.push_str(&self.json_end);
             Ok(())
         } else {
-            let mut fields = Fields::default();
-            match body {
-                Body::Event(event) => event.record(&mut fields),
-                Body::Direct { content, fields: f } => {
-                    fields.content = content.to_owned();
-                    fields.rest = f
-                        .iter()
-                        .map(|(k, v)| (*k, FieldValue::Str((*v).to_owned())))
-                        .collect();
-                }
-            }
+            // Written piece by piece, as the JSON line is: no `fmt` machinery and no copies of
+            // the content and fields (the access line comes this way on every request).
             push_timestamp_of(out, at);
-            write!(out, "\t{}\t{}", level_name(level), fields.content)?;
-            for (k, v) in &fields.rest {
-                write!(out, "\t{k}=")?;
-                v.write_plain(out);
+            out.push('\t');
+            out.push_str(level_name(level));
+            out.push('\t');
+            match body {
+                Body::Event(event) => {
+                    let mut fields = Fields::default();
+                    event.record(&mut fields);
+                    out.push_str(&fields.content);
+                    for (k, v) in &fields.rest {
+                        push_plain_key(out, k);
+                        v.write_plain(out);
+                    }
+                }
+                Body::Direct { content, fields } => {
+                    out.push_str(content);
+                    for (k, v) in fields {
+                        push_plain_key(out, k);
+                        out.push_str(v);
+                    }
+                }
             }
             if let Some(ids) = ids {
                 out.push_str("\ttrace=");
@@ -540,11 +548,22 @@ impl GoZeroFormat {
                 push_ascii(out, &ids.span_hex());
             }
             if let Some((f, l)) = caller.map(Caller::at) {
-                write!(out, "\tcaller={f}:{l}")?;
+                out.push_str("\tcaller=");
+                out.push_str(f);
+                out.push(':');
+                out.push_str(itoa::Buffer::new().format(l));
             }
-            writeln!(out)
+            out.push('\n');
+            Ok(())
         }
     }
+}
+
+/// `\tkey=`, before a field's value on a plain line.
+fn push_plain_key(out: &mut String, key: &str) {
+    out.push('\t');
+    out.push_str(key);
+    out.push('=');
 }
 
 /// What a line says: an event's fields, or a message and string fields given directly.
