@@ -64,6 +64,20 @@ impl Limits {
             idle: ms(conf.idle_timeout),
         }
     }
+
+    /// The shorter of the limits that are on (`None` when both are off).
+    fn shortest(&self) -> Option<Duration> {
+        match (self.header, self.idle) {
+            (Some(h), Some(i)) => Some(h.min(i)),
+            (h, i) => h.or(i),
+        }
+    }
+}
+
+/// When a connection's timer must fire at the latest: at its deadline `at`, and no later than
+/// the shortest limit from now (the earliest any deadline set from now on can be).
+fn earliest(at: Instant, shortest: Option<Duration>) -> Instant {
+    shortest.map_or(at, |d| at.min(Instant::now() + d))
 }
 
 /// Accepts connections on `listener` and serves `router` on each until `drain` fires (or its
@@ -407,15 +421,23 @@ impl AsyncRead for Timed {
                 let Some(at) = this.deadline else {
                     return Poll::Pending;
                 };
-                let sleep = this
-                    .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-                if sleep.deadline() != at {
-                    sleep.as_mut().reset(at);
-                }
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(this.expired())),
-                    Poll::Pending => Poll::Pending,
+                // The deadline moves with every request; the timer moves only when it
+                // fires. It is armed no later than `now + the shorter limit`, which is no
+                // later than any deadline a phase can set from now on, so it never fires
+                // late; when it fires early it is armed again (a timer-wheel update every
+                // few seconds per connection instead of one per request).
+                let shortest = this.limits.shortest();
+                let sleep = this.sleep.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep_until(earliest(at, shortest)))
+                });
+                loop {
+                    match sleep.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(()) if Instant::now() >= at => {
+                            return Poll::Ready(Err(this.expired()));
+                        }
+                        Poll::Ready(()) => sleep.as_mut().reset(earliest(at, shortest)),
+                    }
                 }
             }
         }

@@ -144,6 +144,29 @@ async fn an_idle_keep_alive_connection_is_closed_after_idle_timeout() {
 }
 
 #[tokio::test]
+async fn half_a_head_on_a_keep_alive_connection_is_cut_off_after_read_header_timeout() {
+    // The connection's timer is armed for the idle phase first; the head's shorter limit
+    // must still hold from the head's first byte.
+    let running = serve("ReadHeaderTimeout: 300ms\nIdleTimeout: 10s\n").await;
+    let mut conn = TcpStream::connect(running.addr()).await.unwrap();
+    let resp = get_on(&mut conn, "/ok").await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    conn.write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    let took = closed_within(&mut conn, Duration::from_secs(5)).await;
+    let took = took.expect("half a head stayed open for 5 s on a keep-alive connection");
+    assert!(
+        (Duration::from_millis(250)..Duration::from_millis(1500)).contains(&took),
+        "closed {took:?} after half a head"
+    );
+
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
 async fn an_http2_connection_waits_for_requests_as_long_as_idle_timeout() {
     let running = serve("ReadHeaderTimeout: 300ms\nIdleTimeout: 1s\n").await;
     let mut conn = TcpStream::connect(running.addr()).await.unwrap();
