@@ -27,12 +27,13 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use bytes::Bytes;
-use http::{HeaderMap, header};
+use http::{Extensions, HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::ctx::Ctx;
 use crate::error::Error;
-use crate::rules::{Range, split_options};
+use crate::rules::{self, Range};
 
 /// Per-field rules from the contract's tags; built with `const` methods so generated code can
 /// keep specs in `const`s.
@@ -218,24 +219,12 @@ impl Binder {
 
     /// A path parameter (`/users/{id}` or go-zero's `/users/:id`).
     pub fn path<T: FromValues>(&mut self, spec: &FieldSpec) -> Result<T, BindError> {
-        let values: Vec<&str> = self
-            .path
-            .iter()
-            .filter(|(k, _)| k == spec.name)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        convert(spec, &values)
+        convert_pairs(spec, &self.path)
     }
 
     /// A query-string or url-encoded form field; repeated keys bind to a `Vec`.
     pub fn form<T: FromValues>(&mut self, spec: &FieldSpec) -> Result<T, BindError> {
-        let values: Vec<&str> = self
-            .form
-            .iter()
-            .filter(|(k, _)| k == spec.name)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        convert(spec, &values)
+        convert_pairs(spec, &self.form)
     }
 
     /// A header (name matched case-insensitively).
@@ -331,10 +320,10 @@ fn integral_floats_as_integers(value: &mut Value) {
 }
 
 fn check_options(spec: &FieldSpec, options: &str, raw: &str) -> Result<(), BindError> {
-    let opts = split_options(options);
-    if opts.contains(&raw) {
+    if rules::options(options).any(|o| o == raw) {
         Ok(())
     } else {
+        let opts: Vec<&str> = rules::options(options).collect();
         Err(BindError::new(
             spec,
             format!("value `{raw}` is not one of [{}]", opts.join(", ")),
@@ -350,6 +339,26 @@ fn check_range(spec: &FieldSpec, r: Range, n: f64) -> Result<(), BindError> {
             spec,
             format!("value {n} is out of range {r}"),
         ))
+    }
+}
+
+/// Converts the values `pairs` hold under the field's name; a name seen once (nearly every
+/// field) is converted without collecting its values first.
+fn convert_pairs<T: FromValues>(
+    spec: &FieldSpec,
+    pairs: &[(String, String)],
+) -> Result<T, BindError> {
+    let mut values = pairs
+        .iter()
+        .filter(|(k, _)| k == spec.name)
+        .map(|(_, v)| v.as_str());
+    match (values.next(), values.clone().next()) {
+        (None, _) => convert(spec, &[]),
+        (Some(one), None) => convert(spec, &[one]),
+        (Some(first), Some(_)) => {
+            let all: Vec<&str> = std::iter::once(first).chain(values).collect();
+            convert(spec, &all)
+        }
     }
 }
 
@@ -396,35 +405,64 @@ impl<S: Send + Sync, T: Bind> FromRequest<S> for Bound<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let (mut parts, body) = req.into_parts();
-        let path = match RawPathParams::from_request_parts(&mut parts, state).await {
-            Ok(params) => params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let mut form: Vec<(String, String)> = parts
-            .uri
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
-        let body = read_body(body).await?;
-        let is_form = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-        if is_form {
-            form.extend(form_urlencoded::parse(&body).into_owned());
-        }
-        let mut binder = Binder::new(path, form, parts.headers, body);
+        let (mut binder, _) = binder(req, state).await?;
         T::bind(&mut binder).map(Bound).map_err(Error::from)
     }
 }
 
+/// What a generated handler extracts: the request's [`Ctx`] and its bound request type,
+/// `async fn h(State(svc): State<Arc<Svc>>, Call(ctx, req): Call<ListReq>)`.
+///
+/// Binds as [`Bound`] does; the context gets the request's headers once binding is done,
+/// moved rather than copied (a `ctx: Ctx` beside a `Bound` must clone them).
+#[derive(Debug)]
+pub struct Call<T>(pub Ctx, pub T);
+
+impl<S: Send + Sync, T: Bind> FromRequest<S> for Call<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let (mut binder, extensions) = binder(req, state).await?;
+        let bound = T::bind(&mut binder)?;
+        let ctx = Ctx::of_rest(&extensions, std::mem::take(&mut binder.headers));
+        Ok(Call(ctx, bound))
+    }
+}
+
+/// The request split for binding, and its extensions (the client's address, the claims).
+async fn binder<S: Send + Sync>(req: Request, state: &S) -> Result<(Binder, Extensions), Error> {
+    let (mut parts, body) = req.into_parts();
+    let path = match RawPathParams::from_request_parts(&mut parts, state).await {
+        Ok(params) => params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut form: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let body = read_body(body).await?;
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        form.extend(form_urlencoded::parse(&body).into_owned());
+    }
+    let binder = Binder::new(path, form, parts.headers, body);
+    Ok((binder, parts.extensions))
+}
+
 /// Reads a whole body; a `MaxBytes` overflow becomes 413.
 pub(crate) async fn read_body(body: Body) -> Result<Bytes, Error> {
+    // Most GETs have no body, and say so: nothing to collect.
+    if http_body::Body::is_end_stream(&body) {
+        return Ok(Bytes::new());
+    }
     axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
         if is_length_limit(&e) {
             Error::PayloadTooLarge
@@ -566,6 +604,40 @@ mod tests {
             extra: vec![],
         };
         assert_eq!(b, format!("{want:?}"));
+    }
+
+    #[tokio::test]
+    async fn a_call_binds_the_request_and_hands_its_headers_to_the_context() {
+        let app = Router::new().route(
+            "/trials/{id}",
+            post(|Call(ctx, r): Call<Req>| async move {
+                format!(
+                    "{} {} {}",
+                    r.id,
+                    r.agent,
+                    ctx.header("x-agent").unwrap_or("-")
+                )
+            }),
+        );
+        let send = |uri: &str| {
+            Request::post(uri)
+                .header("x-agent", "t")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"name":"n"}"#))
+                .unwrap()
+        };
+        let resp = app.clone().oneshot(send("/trials/7")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(bytes, "7 t t", "the header binds and stays readable in ctx");
+        // Binding fails as `Bound` fails: 400 naming the field.
+        let resp = app.oneshot(send("/trials/0")).await.unwrap();
+        assert_eq!(resp.status(), 400);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            String::from_utf8_lossy(&bytes).contains("`id`"),
+            "{bytes:?}"
+        );
     }
 
     async fn rejected(uri: &str, body: &str, field: &str, what: &str) {

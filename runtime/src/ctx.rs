@@ -2,16 +2,17 @@
 //! deadline, the headers (gRPC metadata is HTTP/2 headers too), the client's address, the JWT
 //! claims, and a logger whose lines carry the trace wherever they are written.
 //!
-//! Generated REST handlers extract it (`ctx: Ctx`), generated gRPC glue builds it from the
-//! call ([`Ctx::from_grpc`]); both pass `&ctx` to logic right after the service context.
+//! Generated REST handlers extract it (`Call(ctx, req)`, or `ctx: Ctx` for a route without a
+//! request type), generated gRPC glue builds it from the call ([`Ctx::from_grpc`]); both pass
+//! `&ctx` to logic right after the service context.
 //! Tests build one with [`Ctx::default`] and the `with_*` methods.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
-use http::HeaderMap;
 use http::request::Parts;
+use http::{Extensions, HeaderMap};
 use serde::de::DeserializeOwned;
 
 use crate::call::CallOptions;
@@ -187,17 +188,27 @@ impl Logger<'_> {
     }
 }
 
+impl Ctx {
+    /// The context of the REST request being served, whose extensions are `extensions`; its
+    /// headers are handed over whole (see [`crate::Call`], which moves them in uncopied).
+    pub(crate) fn of_rest(extensions: &Extensions, headers: HeaderMap) -> Ctx {
+        Ctx {
+            ids: ids::current(),
+            deadline: deadline::current(),
+            headers,
+            peer: peer::of(extensions),
+            claims: extensions.get::<Claims>().cloned(),
+        }
+    }
+}
+
+/// The extractor for a handler without a bound request type; with one, [`crate::Call`] gives
+/// the context and the request together without copying the headers.
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Ctx {
-            ids: ids::current(),
-            deadline: deadline::current(),
-            headers: parts.headers.clone(),
-            peer: peer::of(&parts.extensions),
-            claims: parts.extensions.get::<Claims>().cloned(),
-        })
+        Ok(Ctx::of_rest(&parts.extensions, parts.headers.clone()))
     }
 }
 

@@ -36,7 +36,7 @@ pub mod task;
 mod telemetry;
 mod telemetry_file;
 
-pub use bind::{Bind, BindError, Binder, Bound, FieldSpec};
+pub use bind::{Bind, BindError, Binder, Bound, Call, FieldSpec};
 pub use call::CallOptions;
 pub use config::{RestConf, ServiceConfig};
 pub use ctx::Ctx;

@@ -105,17 +105,19 @@ impl fmt::Display for Range {
 
 /// Splits an options list written `a|b|c` or `[a,b,c]`.
 pub fn split_options(text: &str) -> Vec<&str> {
+    options(text).collect()
+}
+
+/// The options of a list written `a|b|c` or `[a,b,c]`, one at a time: checking a request's
+/// value against them allocates nothing.
+pub fn options(text: &str) -> impl Iterator<Item = &str> + Clone {
     let t = text.trim();
     let inner = t
         .strip_prefix('[')
         .and_then(|s| s.strip_suffix(']'))
         .unwrap_or(t);
     let sep = if inner.contains('|') { '|' } else { ',' };
-    inner
-        .split(sep)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
+    inner.split(sep).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Checks a numeric config value against a range; for use in `Validate` impls.

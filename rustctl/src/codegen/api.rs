@@ -370,20 +370,28 @@ fn route_contexts<'a>(
 
     // The request context carries a `jwt` route's claims too (`ctx.claims()`).
     let mut logic_params = vec!["svc: &ServiceContext".to_string(), "ctx: &Ctx".to_string()];
-    let mut handler_params = vec![
-        "State(svc): State<Arc<ServiceContext>>".to_string(),
-        "ctx: Ctx".to_string(),
-    ];
+    let mut handler_params = vec!["State(svc): State<Arc<ServiceContext>>".to_string()];
     let mut args = vec!["&svc", "&ctx"];
-    let mut runtime_imports = vec!["Ctx", "Error"];
+    let mut runtime_imports = vec!["Error"];
+    match &route.request {
+        // The context and the bound request come together: the headers move into the
+        // context instead of being copied for it.
+        Some(req) if view.request_bind => {
+            handler_params.push(format!("Call(ctx, req): Call<{}>", qualified(req)));
+            runtime_imports.push("Call");
+        }
+        Some(req) => {
+            handler_params.push("ctx: Ctx".to_string());
+            handler_params.push(format!("JsonBody(req): JsonBody<{}>", qualified(req)));
+            runtime_imports.push("Ctx");
+        }
+        None => {
+            handler_params.push("ctx: Ctx".to_string());
+            runtime_imports.push("Ctx");
+        }
+    }
     if let Some(req) = &route.request {
         logic_params.push(format!("req: {}", short(req)));
-        if view.request_bind {
-            handler_params.push(format!("Bound(req): Bound<{}>", qualified(req)));
-            runtime_imports.push("Bound");
-        } else {
-            handler_params.push(format!("JsonBody(req): JsonBody<{}>", qualified(req)));
-        }
         args.push("req");
     }
     let mut unused: Vec<&str> = args.iter().map(|a| a.trim_start_matches('&')).collect();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use rustctl_runtime::{Bound, Ctx, Error, Reply};
+use rustctl_runtime::{Call, Error, Reply};
 
 use crate::logic::get_patient::get_patient as logic;
 use crate::svc::ServiceContext;
@@ -15,8 +15,7 @@ use crate::types;
 #[allow(clippy::useless_conversion)]
 pub async fn get_patient(
     State(svc): State<Arc<ServiceContext>>,
-    ctx: Ctx,
-    Bound(req): Bound<types::PatientRequest>,
+    Call(ctx, req): Call<types::PatientRequest>,
 ) -> Result<Reply<types::Patient>, Error> {
     logic(&svc, &ctx, req).await.map(Into::into)
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use rustctl_runtime::{Bound, Ctx, Error, Reply};
+use rustctl_runtime::{Call, Error, Reply};
 
 use crate::logic::admin::export::export as logic;
 use crate::svc::ServiceContext;
@@ -14,8 +14,7 @@ use crate::types;
 #[allow(clippy::useless_conversion)]
 pub async fn export(
     State(svc): State<Arc<ServiceContext>>,
-    ctx: Ctx,
-    Bound(req): Bound<types::ExportRequest>,
+    Call(ctx, req): Call<types::ExportRequest>,
 ) -> Result<Reply<types::ExportResponse>, Error> {
     logic(&svc, &ctx, req).await.map(Into::into)
 }

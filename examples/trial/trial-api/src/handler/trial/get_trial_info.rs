@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use rustctl_runtime::{Bound, Ctx, Error, Reply};
+use rustctl_runtime::{Call, Error, Reply};
 
 use crate::logic::trial::get_trial_info::get_trial_info as logic;
 use crate::svc::ServiceContext;
@@ -14,8 +14,7 @@ use crate::types;
 #[allow(clippy::useless_conversion)]
 pub async fn get_trial_info(
     State(svc): State<Arc<ServiceContext>>,
-    ctx: Ctx,
-    Bound(req): Bound<types::GetTrialRequest>,
+    Call(ctx, req): Call<types::GetTrialRequest>,
 ) -> Result<Reply<types::TrialInfo>, Error> {
     logic(&svc, &ctx, req).await.map(Into::into)
 }
