@@ -584,3 +584,21 @@ fn generated_files_of_removed_routes_are_reported_and_pruned() {
     );
     api_go(&api, &svc).arg("--check").assert().success();
 }
+
+/// `rustctl-bench` (runtime/src/bin/bench.rs) measures the runtime as a fresh service runs it:
+/// its configuration is a copy of what `api new` writes, and must stay one.
+#[test]
+fn the_runtime_benchmark_runs_the_config_of_a_fresh_service() {
+    let dir = tempfile::tempdir().unwrap();
+    rustctl()
+        .args(["api", "new", "bench", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let fresh = std::fs::read_to_string(dir.path().join("bench/etc/bench-api.yaml")).unwrap();
+    let bench = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/src/bin/bench-service.yaml"),
+    )
+    .unwrap();
+    assert_eq!(bench, fresh, "update runtime/src/bin/bench-service.yaml");
+}

@@ -1,6 +1,7 @@
-//! Overhead benchmark: one JSON route served twice in one run, first on a bare axum router,
-//! then through the runtime's full default stack (everything on except JWT), both driven by
-//! `wrk` pinned to another core. See docs/bench.md.
+//! Overhead benchmark: one route served twice in one run, first on a bare axum router, then
+//! as a fresh `rustctl api new` service serves it (its config, its default middlewares, a
+//! handler shaped like the generated one), both driven by `wrk` pinned to another core. See
+//! docs/bench.md.
 //!
 //! `cargo run --release -p rustctl-runtime --bin rustctl-bench -- [--duration 2]
 //!  [--connections 64] [--rounds 15] [--server-cpu 0] [--client-cpu 1] [--off Trace,Log]`
@@ -9,32 +10,81 @@
 //! costs.
 //!
 //! `--inprocess N [--only NAME]` skips the network and prints nanoseconds per request for the
-//! bare router, the full stack and the full stack without each middleware in turn.
+//! bare router, the generated service and the service without each middleware in turn.
+//!
+//! The service logs to the console as a fresh one does; that output is discarded, and the
+//! report is written to stderr.
 
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::{Path, State};
 use axum::routing::get;
+use rustctl_runtime::bind::{Bind, BindError, Binder, FieldSpec};
 use rustctl_runtime::config::RestConf;
-use rustctl_runtime::{RouteGroup, Server};
+use rustctl_runtime::{Call, Ctx, Error, Reply, RouteGroup, Server};
 use serde::Serialize;
 
 const PINNED: &str = "RUSTCTL_BENCH_PINNED";
 
-#[derive(Serialize)]
-struct Hello {
-    message: &'static str,
-    id: u64,
+/// What `rustctl api new bench` writes to `etc/bench-api.yaml` (a rustctl test keeps the two
+/// equal); the benchmark only moves its ports.
+const FRESH_SERVICE: &str = include_str!("bench-service.yaml");
+
+/// The route a fresh service serves: `get /from/:name (Request) returns (Response)`, `name`
+/// limited to `options=you|me`.
+const ROUTE: &str = "/from/{name}";
+const PATH: &str = "/from/you";
+
+/// The bare route, as `../shared/bench/bare-axum` has it.
+async fn bare(Path(name): Path<String>) -> Json<Response> {
+    Json(Response {
+        message: format!("hello {name}"),
+    })
 }
 
-async fn hello() -> Json<Hello> {
-    Json(Hello {
-        message: "hello, world",
-        id: 42,
+/// The generated request type and its generated binding.
+#[derive(Debug, Default)]
+struct Request {
+    name: String,
+}
+
+impl Bind for Request {
+    fn bind(b: &mut Binder) -> Result<Self, BindError> {
+        Ok(Self {
+            name: b.path(&FieldSpec::new("name").options("you|me"))?,
+        })
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Response {
+    message: String,
+}
+
+/// The service context a generated service hands every handler.
+struct ServiceContext {
+    _conf: RestConf,
+}
+
+/// Logic as a user writes it, answering the same body as the bare route.
+async fn logic(_svc: &ServiceContext, _ctx: &Ctx, req: Request) -> Result<Response, Error> {
+    Ok(Response {
+        message: format!("hello {}", req.name),
     })
+}
+
+/// The handler as `rustctl api go` writes it.
+#[allow(clippy::useless_conversion)]
+async fn handler(
+    State(svc): State<Arc<ServiceContext>>,
+    Call(ctx, req): Call<Request>,
+) -> Result<Reply<Response>, Error> {
+    logic(&svc, &ctx, req).await.map(Into::into)
 }
 
 struct Opts {
@@ -157,7 +207,7 @@ fn wrk(o: &Opts, addr: SocketAddr, secs: u64) -> Result<Run, String> {
         .arg(format!("-c{}", o.connections))
         .arg(format!("-d{secs}s"))
         .arg("--latency")
-        .arg(format!("http://{addr}/json"))
+        .arg(format!("http://{addr}{PATH}"))
         .output()
         .map_err(|e| format!("running wrk (Debian package `wrk`): {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -202,42 +252,59 @@ fn print_top(report: &pprof::Report) {
     }
     let mut sv: Vec<_> = selfs.into_iter().collect();
     sv.sort_by_key(|e| std::cmp::Reverse(e.1));
-    println!("top self (leaf <- caller <- caller):");
+    eprintln!("top self (leaf <- caller <- caller):");
     for (name, c) in sv.into_iter().take(40) {
         let short: String = name.chars().take(300).collect();
-        println!("{:5.1}% {short}", 100.0 * c as f64 / total.max(1) as f64);
+        eprintln!("{:5.1}% {short}", 100.0 * c as f64 / total.max(1) as f64);
     }
     let mut v: Vec<_> = incl.into_iter().collect();
     v.sort_by_key(|e| std::cmp::Reverse(e.1));
-    println!("top inclusive ({total} samples):");
+    eprintln!("top inclusive ({total} samples):");
     for (name, c) in v.into_iter().take(60) {
         let short: String = name.chars().take(140).collect();
-        println!("{:5.1}% {short}", 100.0 * c as f64 / total.max(1) as f64);
+        eprintln!("{:5.1}% {short}", 100.0 * c as f64 / total.max(1) as f64);
     }
 }
 
-fn full_conf(log_dir: &str, off: &[String]) -> RestConf {
-    let mut text = format!(
-        "Name: bench\nHost: 127.0.0.1\nPort: 0\nMode: pro\n\
-         Log:\n  Mode: file\n  Path: {log_dir}\n\
-         DevServer:\n  Host: 127.0.0.1\n  Port: 0\n\
-         Limit:\n  Period: 1\n  Quota: 100000000\n"
-    );
+/// A fresh service's config with `off` switched off, on ports of its own.
+fn service_conf(off: &[String]) -> RestConf {
+    let mut text = FRESH_SERVICE.to_owned();
     if !off.is_empty() {
-        text.push_str("Middlewares:\n");
+        text.push_str(
+            "Middlewares:
+",
+        );
         for m in off {
-            text.push_str(&format!("  {m}: false\n"));
+            text.push_str(&format!(
+                "  {m}: false
+"
+            ));
         }
     }
-    rustctl_runtime::config::from_str::<RestConf>(&text, "bench.yaml")
+    let mut conf = rustctl_runtime::config::from_str::<RestConf>(&text, "bench-service.yaml")
         .expect("bench config")
-        .0
+        .0;
+    conf.host = "127.0.0.1".into();
+    conf.port = Some(0);
+    conf.dev_server.host = "127.0.0.1".into();
+    conf.dev_server.port = 0;
+    conf
+}
+
+/// A fresh service's routes on a server made from `conf`.
+fn service(conf: RestConf) -> Server {
+    let svc = Arc::new(ServiceContext {
+        _conf: conf.clone(),
+    });
+    let mut server = Server::new(conf);
+    server.add_routes(RouteGroup::new().get(ROUTE, handler, svc));
+    server
 }
 
 async fn serve_bare() -> SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    let app = Router::new().route("/json", get(hello));
+    let app = Router::new().route(ROUTE, get(bare));
     tokio::spawn(async move { axum::serve(l, app).await });
     addr
 }
@@ -289,7 +356,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Pin the server (this process) to its core by re-running under taskset.
+    // Pin the server (this process) to its core by re-running under taskset, its stdout (the
+    // service's console log) discarded.
     if std::env::var_os(PINNED).is_none() {
         let exe = std::env::current_exe().expect("own path");
         let status = Command::new("taskset")
@@ -297,6 +365,7 @@ fn main() -> ExitCode {
             .arg(exe)
             .args(std::env::args().skip(1))
             .env(PINNED, "1")
+            .stdout(Stdio::null())
             .status();
         return match status {
             Ok(s) if s.success() => ExitCode::SUCCESS,
@@ -325,32 +394,29 @@ fn main() -> ExitCode {
 }
 
 async fn run(o: Opts) -> Result<(), String> {
-    let log_dir = std::env::temp_dir().join(format!("rustctl-bench-{}", std::process::id()));
-    let log_dir_s = log_dir.to_string_lossy().into_owned();
     let bare = serve_bare().await;
-    let mut server = Server::new(full_conf(&log_dir_s, &o.off));
-    server.add_routes(RouteGroup::new().get("/json", hello, ()));
-    let full = server.listen().await.map_err(|e| e.to_string())?;
-    println!(
+    let server = service(service_conf(&o.off));
+    let generated = server.listen().await.map_err(|e| e.to_string())?;
+    eprintln!(
         "wrk -t1 -c{} -d{}s, server on cpu {}, wrk on cpu {}, {} round(s)",
         o.connections, o.duration, o.server_cpu, o.client_cpu, o.rounds
     );
     // Warm up connections, allocator and caches once; then the rounds alternate which server
     // goes first, so a drift in the machine's speed does not favour either.
     measure(&o, bare, 0).await?;
-    measure(&o, full.addr(), 0).await?;
-    let (mut best_bare, mut best_full): (Option<Run>, Option<Run>) = (None, None);
+    measure(&o, generated.addr(), 0).await?;
+    let (mut best_bare, mut best_generated): (Option<Run>, Option<Run>) = (None, None);
     let (mut round_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
     for round in 1..=o.rounds {
         let (b, f) = if round % 2 == 1 {
             let b = measure(&o, bare, o.duration).await?;
-            (b, measure(&o, full.addr(), o.duration).await?)
+            (b, measure(&o, generated.addr(), o.duration).await?)
         } else {
-            let f = measure(&o, full.addr(), o.duration).await?;
+            let f = measure(&o, generated.addr(), o.duration).await?;
             (measure(&o, bare, o.duration).await?, f)
         };
-        println!(
-            "round {round}: bare {:>8.0} req/s p99 {:>6.2} ms {:>5.1} us cpu/req | full stack {:>8.0} req/s p99 {:>6.2} ms {:>5.1} us cpu/req | ratio {:.1}% (by cpu/req {:.1}%)",
+        eprintln!(
+            "round {round}: bare {:>8.0} req/s p99 {:>6.2} ms {:>5.1} us cpu/req | generated {:>8.0} req/s p99 {:>6.2} ms {:>5.1} us cpu/req | ratio {:.1}% (by cpu/req {:.1}%)",
             b.rps,
             b.p99_ms,
             b.cpu_us,
@@ -365,8 +431,8 @@ async fn run(o: Opts) -> Result<(), String> {
         if best_bare.is_none_or(|x| b.rps > x.rps) {
             best_bare = Some(b);
         }
-        if best_full.is_none_or(|x| f.rps > x.rps) {
-            best_full = Some(f);
+        if best_generated.is_none_or(|x| f.rps > x.rps) {
+            best_generated = Some(f);
         }
     }
     let zero = Run {
@@ -375,31 +441,30 @@ async fn run(o: Opts) -> Result<(), String> {
         requests: 0.0,
         cpu_us: 0.0,
     };
-    let (b, f) = (best_bare.unwrap_or(zero), best_full.unwrap_or(zero));
+    let (b, f) = (best_bare.unwrap_or(zero), best_generated.unwrap_or(zero));
     let ratio = 100.0 * f.rps / b.rps.max(1.0);
     let cpu_ratio = 100.0 * b.cpu_us / f.cpu_us.max(0.001);
     let (median, cpu_median) = (median(&mut round_ratios), median(&mut cpu_ratios));
-    println!(
-        "best: bare {:.0} req/s (p99 {:.2} ms, {:.1} us cpu/req), full stack {:.0} req/s (p99 {:.2} ms, {:.1} us cpu/req), ratio {:.1}%, by cpu/req {:.1}%",
+    eprintln!(
+        "best: bare {:.0} req/s (p99 {:.2} ms, {:.1} us cpu/req), generated {:.0} req/s (p99 {:.2} ms, {:.1} us cpu/req), ratio {:.1}%, by cpu/req {:.1}%",
         b.rps, b.p99_ms, b.cpu_us, f.rps, f.p99_ms, f.cpu_us, ratio, cpu_ratio
     );
-    println!(
+    eprintln!(
         "median of the {} rounds: ratio {median:.1}%, by cpu/req {cpu_median:.1}% (target >= 85%)",
         o.rounds
     );
-    println!(
+    eprintln!(
         "{}",
         serde_json::json!({
             "bare_rps": b.rps, "bare_p99_ms": b.p99_ms, "bare_cpu_us_per_req": b.cpu_us,
-            "full_rps": f.rps, "full_p99_ms": f.p99_ms, "full_cpu_us_per_req": f.cpu_us,
+            "generated_rps": f.rps, "generated_p99_ms": f.p99_ms, "generated_cpu_us_per_req": f.cpu_us,
             "ratio_pct": ratio, "cpu_ratio_pct": cpu_ratio,
             "median_ratio_pct": median, "median_cpu_ratio_pct": cpu_median
         })
     );
-    full.shutdown();
-    let _ = tokio::time::timeout(Duration::from_secs(10), full.wait()).await;
+    generated.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(10), generated.wait()).await;
     rustctl_runtime::log::flush();
-    let _ = std::fs::remove_dir_all(&log_dir);
     Ok(())
 }
 
@@ -418,8 +483,6 @@ fn inprocess(o: &Opts) -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    let log_dir = std::env::temp_dir().join(format!("rustctl-bench-{}", std::process::id()));
-    let log_dir_s = log_dir.to_string_lossy().into_owned();
     let names = [
         "Trace",
         "Log",
@@ -436,7 +499,7 @@ fn inprocess(o: &Opts) -> ExitCode {
     ];
     let mut configs: Vec<(String, Option<Vec<String>>)> = vec![
         ("bare axum".into(), None),
-        ("full stack".into(), Some(o.off.clone())),
+        ("generated".into(), Some(o.off.clone())),
     ];
     configs.push((
         "everything off".into(),
@@ -445,7 +508,7 @@ fn inprocess(o: &Opts) -> ExitCode {
     for n in names {
         let mut off = o.off.clone();
         off.push(n.to_owned());
-        configs.push((format!("full without {n}"), Some(off)));
+        configs.push((format!("generated without {n}"), Some(off)));
     }
     configs.retain(|(name, _)| name.contains(&o.only));
     let remote: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
@@ -454,19 +517,15 @@ fn inprocess(o: &Opts) -> ExitCode {
             .iter()
             .map(|(_, off)| {
                 let router = match off {
-                    None => Router::new().route("/json", get(hello)),
-                    Some(off) => {
-                        let mut server = Server::new(full_conf(&log_dir_s, off));
-                        server.add_routes(RouteGroup::new().get("/json", hello, ()));
-                        server.router()
-                    }
+                    None => Router::new().route(ROUTE, get(bare)),
+                    Some(off) => service(service_conf(off)).router(),
                 };
                 // What `axum::serve` does once: turn handlers into services.
                 router.with_state(())
             })
             .collect();
         let call = |router: Router| async move {
-            let mut req = axum::extract::Request::get("/json")
+            let mut req = axum::extract::Request::get(PATH)
                 .header("user-agent", "wrk")
                 .body(axum::body::Body::empty())
                 .expect("request");
@@ -497,11 +556,10 @@ fn inprocess(o: &Opts) -> ExitCode {
             .position(|(_, off)| off.is_none())
             .map_or(0.0, |i| best[i]);
         for ((name, _), ns) in configs.iter().zip(&best) {
-            println!("{name:<24} {ns:>7.0} ns/req  ({:>+6.0} vs bare)", ns - base);
+            eprintln!("{name:<24} {ns:>7.0} ns/req  ({:>+6.0} vs bare)", ns - base);
         }
     });
     rustctl_runtime::log::flush();
-    let _ = std::fs::remove_dir_all(&log_dir);
     ExitCode::SUCCESS
 }
 
