@@ -323,10 +323,12 @@ fn check_options(spec: &FieldSpec, options: &str, raw: &str) -> Result<(), BindE
     if rules::options(options).any(|o| o == raw) {
         Ok(())
     } else {
-        let opts: Vec<&str> = rules::options(options).collect();
         Err(BindError::new(
             spec,
-            format!("value `{raw}` is not one of [{}]", opts.join(", ")),
+            format!(
+                "value `{raw}` is not one of [{}]",
+                rules::split_options(options).join(", ")
+            ),
         ))
     }
 }

@@ -270,15 +270,9 @@ fn print_top(report: &pprof::Report) {
 fn service_conf(off: &[String]) -> RestConf {
     let mut text = FRESH_SERVICE.to_owned();
     if !off.is_empty() {
-        text.push_str(
-            "Middlewares:
-",
-        );
+        text.push_str("Middlewares:\n");
         for m in off {
-            text.push_str(&format!(
-                "  {m}: false
-"
-            ));
+            text.push_str(&format!("  {m}: false\n"));
         }
     }
     let mut conf = rustctl_runtime::config::from_str::<RestConf>(&text, "bench-service.yaml")
