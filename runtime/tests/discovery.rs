@@ -1,6 +1,6 @@
 //! Registration and discovery through a real etcd (Debian's `etcd-server`, one started per
 //! test on free loopback ports): servers register, a client follows them as they start, stop
-//! and come back, and keeps calling while etcd is away.
+//! and come back, and keeps calling while etcd is away; over TLS with client certificates too.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,9 +26,58 @@ struct Etcd {
     child: Child,
     /// `user:password` once authentication is on.
     user: Option<String>,
+    /// Where the CA and the certificates are when etcd serves TLS.
+    tls: Option<std::path::PathBuf>,
     client_port: u16,
     peer_port: u16,
     dir: tempfile::TempDir,
+}
+
+/// A CA of the test's own, etcd's server certificate for 127.0.0.1 and a client certificate,
+/// signed by it: `ca.pem`, `server.pem` + `server-key.pem`, `client.pem` + `client-key.pem`.
+struct Pki(tempfile::TempDir);
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        ca.distinguished_name
+            .push(DnType::CommonName, "rustctl test CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        for (name, purpose) in [
+            ("server", ExtendedKeyUsagePurpose::ServerAuth),
+            ("client", ExtendedKeyUsagePurpose::ClientAuth),
+        ] {
+            let key = KeyPair::generate().unwrap();
+            let mut params =
+                CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                    .unwrap();
+            params.distinguished_name.push(DnType::CommonName, name);
+            params.extended_key_usages = vec![purpose];
+            let cert = params.signed_by(&key, &ca).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(
+                dir.path().join(format!("{name}-key.pem")),
+                key.serialize_pem(),
+            )
+            .unwrap();
+        }
+        Pki(dir)
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.0.path().join(file).to_str().unwrap().to_owned()
+    }
 }
 
 fn free_port() -> u16 {
@@ -41,12 +90,23 @@ fn free_port() -> u16 {
 
 impl Etcd {
     fn start() -> Etcd {
+        Etcd::start_with(None)
+    }
+
+    /// etcd serving TLS with `pki`'s server certificate, asking clients for a certificate
+    /// signed by `pki`'s CA (`--client-cert-auth`).
+    fn start_tls(pki: &Pki) -> Etcd {
+        Etcd::start_with(Some(pki.0.path().to_owned()))
+    }
+
+    fn start_with(tls: Option<std::path::PathBuf>) -> Etcd {
         let dir = tempfile::tempdir().unwrap();
         let (client_port, peer_port) = (free_port(), free_port());
-        let child = spawn_etcd(dir.path(), client_port, peer_port);
+        let child = spawn_etcd(dir.path(), client_port, peer_port, tls.as_deref());
         let etcd = Etcd {
             child,
             user: None,
+            tls,
             client_port,
             peer_port,
             dir,
@@ -75,9 +135,19 @@ impl Etcd {
         if let Some(user) = &self.user {
             cmd.arg(format!("--user={user}"));
         }
+        let mut endpoint = format!("http://{}", self.host());
+        if let Some(pki) = &self.tls {
+            endpoint = format!("https://{}", self.host());
+            cmd.arg("--cacert")
+                .arg(pki.join("ca.pem"))
+                .arg("--cert")
+                .arg(pki.join("client.pem"))
+                .arg("--key")
+                .arg(pki.join("client-key.pem"));
+        }
         let out = cmd
             .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.host()))
+            .arg(format!("--endpoints={endpoint}"))
             .args(args)
             .output()
             .expect(
@@ -121,7 +191,12 @@ impl Etcd {
             std::fs::remove_dir_all(self.dir.path()).unwrap();
             std::fs::create_dir_all(self.dir.path()).unwrap();
         }
-        self.child = spawn_etcd(self.dir.path(), self.client_port, self.peer_port);
+        self.child = spawn_etcd(
+            self.dir.path(),
+            self.client_port,
+            self.peer_port,
+            self.tls.as_deref(),
+        );
         self.wait_healthy();
     }
 }
@@ -132,11 +207,21 @@ impl Drop for Etcd {
     }
 }
 
-fn spawn_etcd(dir: &Path, client_port: u16, peer_port: u16) -> Child {
-    let client = format!("http://127.0.0.1:{client_port}");
+fn spawn_etcd(dir: &Path, client_port: u16, peer_port: u16, tls: Option<&Path>) -> Child {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let client = format!("{scheme}://127.0.0.1:{client_port}");
     let peer = format!("http://127.0.0.1:{peer_port}");
-    Command::new("etcd")
-        .args(["--name", "t", "--data-dir"])
+    let mut cmd = Command::new("etcd");
+    if let Some(pki) = tls {
+        cmd.arg("--cert-file")
+            .arg(pki.join("server.pem"))
+            .arg("--key-file")
+            .arg(pki.join("server-key.pem"))
+            .arg("--trusted-ca-file")
+            .arg(pki.join("ca.pem"))
+            .arg("--client-cert-auth");
+    }
+    cmd.args(["--name", "t", "--data-dir"])
         .arg(dir.join("data"))
         .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
         .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
@@ -446,4 +531,145 @@ async fn unusable_sections_are_refused_naming_the_key() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("etcd://host:port"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_and_discovery_over_tls_with_client_certificates() {
+    let pki = Pki::new();
+    let etcd = Etcd::start_tls(&pki);
+    let tls = EtcdConf {
+        ca_cert_file: pki.path("ca.pem"),
+        cert_file: pki.path("client.pem"),
+        cert_key_file: pki.path("client-key.pem"),
+        ..etcd_conf(&etcd)
+    };
+    let a = replica_with("a", tls.clone()).await;
+    let client = RpcClient::connect_lazy(&RpcClientConf {
+        etcd: tls.clone(),
+        ..RpcClientConf::default()
+    })
+    .unwrap();
+    until("discovered over TLS", || client.endpoints() == [addr(&a)]).await;
+    assert_eq!(etcd.registered("who.rpc"), [addr(&a)[7..].to_owned()]);
+    assert_eq!(who(&client).await.unwrap(), "a");
+
+    // `InsecureSkipVerify`: no CA named, etcd's certificate is taken as it is.
+    let skip = RpcClient::connect_lazy(&RpcClientConf {
+        etcd: EtcdConf {
+            ca_cert_file: String::new(),
+            insecure_skip_verify: true,
+            ..tls.clone()
+        },
+        ..RpcClientConf::default()
+    })
+    .unwrap();
+    until("discovered without verifying", || {
+        skip.endpoints() == [addr(&a)]
+    })
+    .await;
+
+    // Verification is on: a CA that did not sign etcd's certificate, no client certificate
+    // (etcd asks for one), or plain gRPC: nothing registers, while a replica with the right
+    // keys started at the same moment does.
+    let stranger = Pki::new();
+    let refused = [
+        (
+            "who.wrongca",
+            EtcdConf {
+                ca_cert_file: stranger.path("ca.pem"),
+                ..tls.clone()
+            },
+        ),
+        (
+            "who.nocert",
+            EtcdConf {
+                cert_file: String::new(),
+                cert_key_file: String::new(),
+                ..tls.clone()
+            },
+        ),
+        (
+            "who.plain",
+            EtcdConf {
+                ca_cert_file: String::new(),
+                cert_file: String::new(),
+                cert_key_file: String::new(),
+                ..tls.clone()
+            },
+        ),
+        ("who.control", tls.clone()),
+    ];
+    let mut replicas = Vec::new();
+    for (key, conf) in refused {
+        let conf = EtcdConf {
+            key: key.into(),
+            ..conf
+        };
+        replicas.push(replica_with(key, conf).await);
+    }
+    until("the control replica registered", || {
+        etcd.registered("who.control").len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for key in ["who.wrongca", "who.nocert", "who.plain"] {
+        assert_eq!(etcd.registered(key), Vec::<String>::new(), "{key}");
+    }
+    for r in replicas {
+        r.shutdown();
+    }
+    a.shutdown();
+}
+
+#[tokio::test]
+async fn unreadable_tls_files_stop_the_start_naming_the_key() {
+    let pki = Pki::new();
+    for (conf, want) in [
+        (
+            EtcdConf {
+                ca_cert_file: "/nonexistent/ca.pem".into(),
+                ..EtcdConf::default()
+            },
+            "Etcd.CACertFile: `/nonexistent/ca.pem`",
+        ),
+        (
+            EtcdConf {
+                ca_cert_file: pki.path("ca.pem"),
+                cert_file: pki.path("client.pem"),
+                cert_key_file: pki.path("server-key.pem"),
+                ..EtcdConf::default()
+            },
+            "do not make a key pair",
+        ),
+        (
+            EtcdConf {
+                cert_file: pki.path("client.pem"),
+                ..EtcdConf::default()
+            },
+            "Etcd.CertFile and Etcd.CertKeyFile go together",
+        ),
+    ] {
+        let etcd = EtcdConf {
+            hosts: vec!["127.0.0.1:2379".into()],
+            key: "who.rpc".into(),
+            ..conf
+        };
+        let server = RpcServerConf {
+            name: "x".into(),
+            listen_on: "127.0.0.1:0".into(),
+            etcd: etcd.clone(),
+            ..RpcServerConf::default()
+        };
+        let Err(err) = RpcServer::new(server).listen().await else {
+            panic!("started with {etcd:?}");
+        };
+        assert!(err.to_string().contains(want), "{err}");
+        let err = RpcClient::connect_lazy(&RpcClientConf {
+            etcd,
+            ..RpcClientConf::default()
+        })
+        .err()
+        .expect("a client with an unusable Etcd section");
+        assert!(err.to_string().contains(want), "{err}");
+    }
 }

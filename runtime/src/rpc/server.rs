@@ -24,7 +24,7 @@ use super::accesslog::AccessLog;
 use super::auth::{Auth, Authenticator};
 use super::breaker::{BreakerIntercept, Breakers};
 use super::conf::{RpcServerConf, split_host_port};
-use super::etcd::{Publisher, advertised as publish_addr};
+use super::etcd::{Publisher, Registry, advertised as publish_addr};
 use super::intercept::{InterceptLayer, NameCall};
 use super::metrics::Metered;
 use super::recover::Recover;
@@ -151,15 +151,16 @@ impl RpcServer {
         } else {
             None
         };
+        // Checked (TLS files read) before anything binds: a bad section stops the start.
         let register = if c.etcd.hosts.is_empty() {
             None
-        } else if let Some(problem) = c.etcd.problem() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("config: {problem}"),
-            ));
         } else {
-            Some(c.etcd.clone())
+            Some(Registry::new(&c.etcd).map_err(|problem| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("config: {problem}"),
+                )
+            })?)
         };
         let listener = TcpListener::bind((host.as_str(), port)).await?;
         let addr = listener.local_addr()?;
@@ -221,11 +222,9 @@ impl RpcServer {
         tracing::info!(%addr, ?dev_addr, "Starting rpc server at {addr}");
         // Registered once serving: a client that discovers the address can call at once.
         let publisher = match register {
-            Some(etcd) => {
-                let advertised = publish_addr(&host, addr, &etcd.hosts).await;
-                Some(Publisher::start(&etcd, &advertised).map_err(|e| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("config: {e}"))
-                })?)
+            Some(registry) => {
+                let advertised = publish_addr(&host, addr, &registry.conf().hosts).await;
+                Some(Publisher::start_in(registry, &advertised))
             }
             None => None,
         };

@@ -2,7 +2,9 @@
 //! `trial-api` each on a host of its own, made here as Linux network namespaces joined by veth
 //! pairs to one bridge (iproute2, as root). A load driver on a host of its own calls trial-api
 //! throughout, while replicas are killed, stopped and started, and etcd goes away and comes
-//! back.
+//! back. A second lab finds the replicas by name (`dns:///`) and changes what the name resolves
+//! to while calls run: `ip netns exec` gives trial-api's host its own `/etc/hosts`
+//! (`/etc/netns/<ns>/hosts`), read by the system resolver as a headless service's DNS would be.
 //!
 //! Needs root, `ip` (iproute2), `etcd` and `etcdctl` (Debian's etcd-server and etcd-client, as
 //! `.ci/run` installs them) and the `trial-rpc` binary (`cargo test --workspace` builds it).
@@ -20,8 +22,8 @@ use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// Namespaces of this test are named `r16-<pid>-<host>`; a run killed before cleaning up leaves
-/// some, removed by the next run.
+/// Namespaces of this test are named `r16-<pid>-<lab>-<host>`; a run killed before cleaning up
+/// leaves some (and their `/etc/netns/` directories), removed by the next run.
 const PREFIX: &str = "r16-";
 const ETCD_IP: &str = "10.216.0.2";
 const API_IP: &str = "10.216.0.3";
@@ -52,6 +54,7 @@ fn remove_stale_namespaces() {
         let pid = rest.split('-').next().unwrap_or("");
         if !Path::new("/proc").join(pid).exists() {
             let _ = Command::new("ip").args(["netns", "del", name]).status();
+            let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(name));
         }
     }
 }
@@ -85,19 +88,21 @@ impl Drop for Lab {
         }
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(ns));
         }
     }
 }
 
 impl Lab {
-    fn new() -> Lab {
+    /// A lab of its own: `name` keeps two labs of one run apart.
+    fn new(name: &str) -> Lab {
         assert!(
             nix::unistd::geteuid().is_root(),
             "the cross-host test makes network namespaces (ip netns): run it as root, as CI does"
         );
         remove_stale_namespaces();
         let mut lab = Lab {
-            prefix: format!("{PREFIX}{}", std::process::id()),
+            prefix: format!("{PREFIX}{}-{name}", std::process::id()),
             namespaces: Vec::new(),
             procs: Vec::new(),
             dir: tempfile::tempdir().unwrap(),
@@ -136,6 +141,18 @@ impl Lab {
         );
         run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
         run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+    }
+
+    /// Writes `host`'s own `/etc/hosts` (in place, so a process already running there sees the
+    /// change: `ip netns exec` bind-mounts the file itself).
+    fn hosts_file(&self, host: &str, lines: &str) {
+        let dir = Path::new("/etc/netns").join(self.ns(host));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hosts"),
+            format!("127.0.0.1 localhost\n::1 localhost\n{lines}"),
+        )
+        .unwrap();
     }
 
     /// Starts `program` on `host`, its output in `<dir>/<name>.log`.
@@ -233,14 +250,22 @@ impl Lab {
     }
 
     fn start_replica(&mut self, name: &str, ip: &str) {
+        self.start_replica_with(
+            name,
+            ip,
+            &format!("Etcd: {{Hosts: ['{ETCD_IP}:2379'], Key: trial.rpc}}\n"),
+        );
+    }
+
+    /// A replica on a new host, its config ending with `extra`.
+    fn start_replica_with(&mut self, name: &str, ip: &str, extra: &str) {
         self.host(name, ip);
         let conf = self.write(
             &format!("{name}.yaml"),
             &format!(
                 "Name: trial.rpc\nListenOn: 0.0.0.0:8080\nTimeout: 2000\nMode: dev\n\
                  Log: {{Encoding: plain, Level: info}}\nDevServer: {{Enabled: false}}\n\
-                 Shutdown: {{WrapUpTime: 1s, WaitTime: 3s}}\n\
-                 Etcd: {{Hosts: ['{ETCD_IP}:2379'], Key: trial.rpc}}\n"
+                 Shutdown: {{WrapUpTime: 1s, WaitTime: 3s}}\n{extra}"
             ),
         );
         let conf = conf.to_str().unwrap().to_owned();
@@ -351,7 +376,7 @@ fn ms(d: Duration) -> u128 {
 fn replicas_come_and_go_behind_etcd_across_hosts() {
     // Every service runs in `Mode: dev` (no load shedding): the machine's CPU, busy with other
     // jobs, must not refuse calls this test counts.
-    let mut lab = Lab::new();
+    let mut lab = Lab::new("etcd");
     lab.host("etcd", ETCD_IP);
     lab.host("api", API_IP);
     lab.host("driver", DRIVER_IP);
@@ -492,4 +517,76 @@ fn replicas_come_and_go_behind_etcd_across_hosts() {
         ms(reregistered)
     );
     println!("  whole run: {failed} of {total} calls failed");
+}
+
+/// `TrialRpc.Target: dns:///trial-rpc.lab:8080`, the name resolved on trial-api's host: a
+/// replica added to the name gets calls and a replica taken out of it gets none, without a
+/// restart and without a failed call (the name is looked up again every 30 s).
+#[test]
+fn replicas_behind_a_name_are_followed_as_it_changes() {
+    let mut lab = Lab::new("dns");
+    lab.host("api", API_IP);
+    lab.host("driver", DRIVER_IP);
+    let (one, two) = ("10.216.0.21", "10.216.0.22");
+    lab.start_replica_with("rpc1", one, "");
+    lab.start_replica_with("rpc2", two, "");
+    lab.hosts_file("api", &format!("{one} trial-rpc.lab\n"));
+    let api_conf = lab.write(
+        "trial-api.yaml",
+        "Name: trial-api\nHost: 0.0.0.0\nPort: 8888\nTimeout: 3000\nMode: dev\n\
+         Log: {Encoding: plain, Level: info}\nDevServer: {Enabled: false}\n\
+         TrialRpc:\n  Target: dns:///trial-rpc.lab:8080\n  Timeout: 2000\n",
+    );
+    let api_conf = api_conf.to_str().unwrap().to_owned();
+    lab.spawn(
+        "api",
+        "api",
+        Path::new(env!("CARGO_BIN_EXE_trial-api")),
+        &["-f", &api_conf],
+    );
+    let driver = Driver::start(&lab.ns("driver"));
+    wait_for("trial-api answers", Duration::from_secs(15), || {
+        driver.outcomes.lock().unwrap().iter().any(|(_, ok)| *ok)
+    });
+    let start = Instant::now();
+    wait_for("rpc1 gets calls", Duration::from_secs(10), || {
+        lab.calls("rpc1") > 20
+    });
+    assert_eq!(lab.calls("rpc2"), 0, "rpc2 is not behind the name yet");
+
+    // The name gains rpc2.
+    lab.hosts_file(
+        "api",
+        &format!("{one} trial-rpc.lab\n{two} trial-rpc.lab\n"),
+    );
+    let to_add = wait_for("rpc2 gets calls", Duration::from_secs(45), || {
+        lab.calls("rpc2") > 0
+    });
+    wait_for("both get calls", Duration::from_secs(10), || {
+        let before = (lab.calls("rpc1"), lab.calls("rpc2"));
+        std::thread::sleep(Duration::from_millis(500));
+        lab.calls("rpc1") > before.0 && lab.calls("rpc2") > before.1
+    });
+
+    // The name loses rpc1 (still running): it gets no more calls.
+    lab.hosts_file("api", &format!("{two} trial-rpc.lab\n"));
+    let to_remove = wait_for("rpc1 gets no more calls", Duration::from_secs(45), || {
+        let before = lab.calls("rpc1");
+        std::thread::sleep(Duration::from_secs(1));
+        lab.calls("rpc1") == before
+    });
+    let quiet = lab.calls("rpc1");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lab.calls("rpc1"), quiet, "rpc1 is out of the name");
+    let (total, failed) = driver.between(start, Instant::now());
+    assert!(lab.calls("rpc2") > 0 && total > 0);
+    assert_eq!(failed, 0, "calls failed while the name changed");
+    drop(driver);
+    println!("dns numbers (calls through trial-api, 4 at a time, lookups every 30 s):");
+    println!(
+        "  added to the name: calls after {} ms; removed: no calls after {} ms (less the 1 s \
+         it takes to see none); {failed} of {total} calls failed",
+        ms(to_add),
+        ms(to_remove)
+    );
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::pb::mvccpb::event::EventType;
-use super::{Etcd, EtcdError, key_prefix};
+use super::{Etcd, EtcdError, Registry, key_prefix};
 use crate::rpc::resolve::{EndpointSender, Resolver};
 use crate::rpc::{EtcdConf, RpcError};
 
@@ -55,14 +55,12 @@ fn parse_target(target: &str) -> Result<EtcdConf, RpcError> {
 /// # Errors
 /// The section is unusable; the message names the key.
 pub(crate) fn discover(conf: EtcdConf, endpoints: EndpointSender) -> Result<(), String> {
-    if let Some(problem) = conf.problem() {
-        return Err(problem);
-    }
+    let registry = Registry::new(&conf)?;
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 () = endpoints.closed() => return,
-                res = follow(&conf, &endpoints) => {
+                res = follow(&registry, &endpoints) => {
                     if let Err(e) = res {
                         tracing::warn!(
                             key = %conf.key,
@@ -83,9 +81,9 @@ pub(crate) fn discover(conf: EtcdConf, endpoints: EndpointSender) -> Result<(), 
 }
 
 /// Reads the prefix, then applies the watch's events, until either fails.
-async fn follow(conf: &EtcdConf, endpoints: &EndpointSender) -> Result<(), EtcdError> {
-    let etcd = Etcd::connect(conf).await?;
-    let prefix = key_prefix(&conf.key);
+async fn follow(registry: &Registry, endpoints: &EndpointSender) -> Result<(), EtcdError> {
+    let etcd = Etcd::connect(registry).await?;
+    let prefix = key_prefix(&registry.conf().key);
     let (kvs, revision) = etcd.list(&prefix).await?;
     let mut live: BTreeMap<Vec<u8>, String> = kvs
         .into_iter()

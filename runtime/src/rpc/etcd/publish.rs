@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{CALL_TIMEOUT, Etcd, EtcdError, LEASE_TTL, key_prefix};
+use super::{CALL_TIMEOUT, Etcd, EtcdError, LEASE_TTL, Registry, host_port, key_prefix};
 use crate::rpc::EtcdConf;
 
 /// Wait between attempts while etcd cannot be reached.
@@ -35,14 +35,16 @@ impl Publisher {
     /// runtime.
     ///
     /// # Errors
-    /// The `Etcd` section is unusable; the message names the key.
+    /// The `Etcd` section is unusable or a TLS file unreadable; the message names the key.
     pub fn start(conf: &EtcdConf, addr: &str) -> Result<Publisher, String> {
-        if let Some(problem) = conf.problem() {
-            return Err(problem);
-        }
+        Ok(Publisher::start_in(Registry::new(conf)?, addr))
+    }
+
+    /// [`Publisher::start`] with the section already checked.
+    pub(crate) fn start_in(registry: Registry, addr: &str) -> Publisher {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(conf.clone(), addr.to_owned(), stopped));
-        Ok(Publisher { stop, task })
+        let task = tokio::spawn(run(registry, addr.to_owned(), stopped));
+        Publisher { stop, task }
     }
 
     /// Deregisters: revokes the lease (deleting the key) and stops keeping it alive. Bounded
@@ -53,12 +55,13 @@ impl Publisher {
     }
 }
 
-async fn run(conf: EtcdConf, addr: String, mut stop: watch::Receiver<bool>) {
+async fn run(registry: Registry, addr: String, mut stop: watch::Receiver<bool>) {
+    let conf = registry.conf();
     let lease: Arc<Mutex<Option<i64>>> = Arc::default();
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
-            res = keep_registered(&conf, &addr, &lease) => {
+            res = keep_registered(&registry, &addr, &lease) => {
                 if let Err(e) = res {
                     tracing::warn!(key = %conf.key, error = %e, "etcd registration lost, registering again");
                 }
@@ -72,7 +75,7 @@ async fn run(conf: EtcdConf, addr: String, mut stop: watch::Receiver<bool>) {
     let id = lock(&lease).take();
     if let Some(id) = id {
         let revoke = async {
-            let etcd = Etcd::connect(&conf).await?;
+            let etcd = Etcd::connect(&registry).await?;
             etcd.revoke(id).await
         };
         match tokio::time::timeout(CALL_TIMEOUT, revoke).await {
@@ -89,11 +92,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Registers once and keeps the lease alive; returns only when that stops working.
 async fn keep_registered(
-    conf: &EtcdConf,
+    registry: &Registry,
     addr: &str,
     lease: &Mutex<Option<i64>>,
 ) -> Result<(), EtcdError> {
-    let etcd = Etcd::connect(conf).await?;
+    let conf = registry.conf();
+    let etcd = Etcd::connect(registry).await?;
     let known = *lock(lease);
     let id = match known {
         Some(id) => id,
@@ -174,7 +178,7 @@ fn join(host: &str, port: u16) -> String {
 /// socket's `connect` sends nothing).
 async fn route_to(hosts: &[String]) -> Option<IpAddr> {
     for h in hosts {
-        let h = h.trim().trim_start_matches("http://");
+        let h = host_port(h);
         let Ok(mut addrs) = tokio::net::lookup_host(h).await else {
             continue;
         };
