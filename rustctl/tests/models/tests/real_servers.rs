@@ -1,12 +1,13 @@
 //! Every generated query, run against the real servers: MariaDB/MySQL, PostgreSQL and SQLite,
 //! with the cache on a real Redis (hit, miss, "not found" placeholder, invalidation on insert,
-//! update and delete, and Redis stopped mid-test), plus a model generated without `-c`,
-//! unsigned columns with and without `--strict`, and PostgreSQL's UUIDs and arrays.
+//! update and delete, and Redis stopped mid-test) and on a real Redis cluster, plus a model
+//! generated without `-c`, unsigned columns with and without `--strict`, and PostgreSQL's
+//! UUIDs and arrays.
 
 mod support;
 
 use rustctl_runtime::sql::{SqlError, sqlx};
-use support::Redis;
+use support::{Redis, RedisCluster};
 
 fn date(y: i32, m: u8, d: u8) -> rustctl_runtime::sql::types::Date {
     rustctl_runtime::sql::types::Date::from_calendar_date(y, m.try_into().unwrap(), d).unwrap()
@@ -555,6 +556,54 @@ async fn postgres_uuid_and_array_columns() {
         Err(SqlError::NotFound)
     ));
     support::drop_pg(conn, &name).await;
+}
+
+#[tokio::test]
+async fn sqlite_cached_model_on_a_redis_cluster() {
+    let (conn, _dir) = support::sqlite(include_str!("../sql/sqlite.sql")).await;
+    let cluster = RedisCluster::start(3);
+    // The keys of the first row (id 1) live on different nodes, so every write's deletes
+    // cross slots and nodes.
+    let owners: std::collections::BTreeSet<u16> = [
+        "cache:user:id:1",
+        "cache:user:mobile:13800000001",
+        "cache:user:mobile:13800000002",
+        "cache:user:tenant:code:7:A-1",
+    ]
+    .iter()
+    .map(|k| cluster.owner(k))
+    .collect();
+    assert!(owners.len() > 1, "every key on one node: {owners:?}");
+    // One DEL of keys in different slots is refused by a cluster (CROSSSLOT): the cache's
+    // deletes below must not be sent that way.
+    let refused = cluster
+        .cmd_for(
+            "cache:user:id:1",
+            &["DEL", "cache:user:id:1", "cache:user:mobile:13800000001"],
+        )
+        .unwrap();
+    assert!(refused.starts_with("-CROSSSLOT"), "{refused}");
+    let conn = cached_model_test!(
+        conn,
+        sqlite,
+        |mobile: &str, nick: &str, code: Option<&str>| rustctl_model_tests::sqlite::User {
+            id: 0,
+            create_time: epoch(),
+            update_time: epoch(),
+            mobile: mobile.into(),
+            nickname: nick.into(),
+            sex: true,
+            balance: 123.45,
+            score: Some(4.5),
+            info: Some(serde_json::json!({"tags": ["a", "b"]})),
+            birthday: Some(date(1990, 5, 17)),
+            tenant: 7,
+            code: code.map(Into::into),
+        },
+        "update \"user\" set nickname = 'sneaky' where id = ?",
+        cluster
+    );
+    conn.close().await;
 }
 
 #[tokio::test]
