@@ -45,5 +45,7 @@ CREATE TABLE device (
   times TIME[],
   seen TIMESTAMP[],
   seen_tz TIMESTAMPTZ[],
-  docs JSONB[]
+  docs JSONB[],
+  -- A unique array: its lookup takes `&[String]`.
+  CONSTRAINT device_tags UNIQUE (tags)
 );

@@ -495,6 +495,15 @@ async fn postgres_uuid_and_array_columns() {
     assert!(redis.get(&format!("cache:device:id:{id}")).is_some());
     assert_eq!(devices.find_one(id).await.unwrap(), device);
     assert_eq!(devices.find_one_by_serial(serial).await.unwrap(), device);
+    // A unique array is looked up by a slice, bound as an array (element order counts).
+    assert_eq!(
+        devices.find_one_by_tags(&device.tags).await.unwrap(),
+        device
+    );
+    assert!(matches!(
+        devices.find_one_by_tags(&["b c".into(), "a".into()]).await,
+        Err(SqlError::NotFound)
+    ));
     assert_eq!(
         redis.get(&format!("cache:device:serial:{serial}")),
         Some(format!("\"{id}\""))
@@ -533,6 +542,14 @@ async fn postgres_uuid_and_array_columns() {
     assert_eq!(redis.get(&format!("cache:device:serial:{serial}")), None);
     assert_eq!(devices.find_one(id).await.unwrap(), changed);
     assert_eq!(devices.find_one_by_serial(serial2).await.unwrap(), changed);
+    assert_eq!(
+        devices.find_one_by_tags(&["z".into()]).await.unwrap(),
+        changed
+    );
+    assert!(matches!(
+        devices.find_one_by_tags(&device.tags).await,
+        Err(SqlError::NotFound)
+    ));
     assert!(matches!(
         devices.find_one_by_serial(serial).await,
         Err(SqlError::NotFound)

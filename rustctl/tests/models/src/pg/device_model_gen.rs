@@ -58,12 +58,14 @@ pub struct Device {
 
 const FIND_ONE: &str = "select \"id\", \"serial\", \"owner\", \"flags\", \"small\", \"ports\", \"counters\", \"ratios\", \"weights\", \"prices\", \"tags\", \"names\", \"codes\", \"blobs\", \"peers\", \"days\", \"times\", \"seen\", \"seen_tz\", \"docs\" from \"device\" where \"id\" = $1 limit 1";
 const FIND_ONE_BY_SERIAL: &str = "select \"id\", \"serial\", \"owner\", \"flags\", \"small\", \"ports\", \"counters\", \"ratios\", \"weights\", \"prices\", \"tags\", \"names\", \"codes\", \"blobs\", \"peers\", \"days\", \"times\", \"seen\", \"seen_tz\", \"docs\" from \"device\" where \"serial\" = $1 limit 1";
+const FIND_ONE_BY_TAGS: &str = "select \"id\", \"serial\", \"owner\", \"flags\", \"small\", \"ports\", \"counters\", \"ratios\", \"weights\", \"prices\", \"tags\", \"names\", \"codes\", \"blobs\", \"peers\", \"days\", \"times\", \"seen\", \"seen_tz\", \"docs\" from \"device\" where \"tags\" = $1 limit 1";
 const INSERT: &str = "insert into \"device\" (\"id\", \"serial\", \"owner\", \"flags\", \"small\", \"ports\", \"counters\", \"ratios\", \"weights\", \"prices\", \"tags\", \"names\", \"codes\", \"blobs\", \"peers\", \"days\", \"times\", \"seen\", \"seen_tz\", \"docs\") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
 const UPDATE: &str = "update \"device\" set \"serial\" = $1, \"owner\" = $2, \"flags\" = $3, \"small\" = $4, \"ports\" = $5, \"counters\" = $6, \"ratios\" = $7, \"weights\" = $8, \"prices\" = $9, \"tags\" = $10, \"names\" = $11, \"codes\" = $12, \"blobs\" = $13, \"peers\" = $14, \"days\" = $15, \"times\" = $16, \"seen\" = $17, \"seen_tz\" = $18, \"docs\" = $19 where \"id\" = $20";
 const DELETE: &str = "delete from \"device\" where \"id\" = $1";
 
 const KEY_ID: &str = "cache:device:id:";
 const KEY_SERIAL: &str = "cache:device:serial:";
+const KEY_TAGS: &str = "cache:device:tags:";
 
 fn key_id(id: sql::types::Uuid) -> String {
     format!("{KEY_ID}{id}")
@@ -73,10 +75,15 @@ fn key_serial(serial: sql::types::Uuid) -> String {
     format!("{KEY_SERIAL}{serial}")
 }
 
+fn key_tags(tags: &[String]) -> String {
+    format!("{KEY_TAGS}{tags:?}")
+}
+
 /// Every cache key of `row`: deleted whenever the row changes.
 fn cache_keys(row: &Device) -> Vec<String> {
     let mut keys = vec![key_id(row.id)];
     keys.push(key_serial(row.serial));
+    keys.push(key_tags(&row.tags));
     keys
 }
 
@@ -172,6 +179,26 @@ impl DeviceModel {
     async fn load_by_serial(&self, serial: sql::types::Uuid) -> Result<Option<Device>, SqlError> {
         let query = sqlx::query(FIND_ONE_BY_SERIAL).bind(serial);
         let row = self.conn().fetch_optional("device.find_one_by_serial", query).await?;
+        Ok(row.as_ref().map(decode).transpose()?)
+    }
+
+    /// The row whose `tags` is given (a unique index); [`SqlError::NotFound`] when there is none.
+    pub async fn find_one_by_tags(&self, tags: &[String]) -> Result<Device, SqlError> {
+        let key = key_tags(tags);
+        self.conn
+            .query_row_index(
+                &key,
+                |row: &Device| row.id,
+                |id: &sql::types::Uuid| key_id(*id),
+                || self.load_by_tags(tags),
+                |id: sql::types::Uuid| async move { self.load_one(id).await },
+            )
+            .await
+    }
+
+    async fn load_by_tags(&self, tags: &[String]) -> Result<Option<Device>, SqlError> {
+        let query = sqlx::query(FIND_ONE_BY_TAGS).bind(tags);
+        let row = self.conn().fetch_optional("device.find_one_by_tags", query).await?;
         Ok(row.as_ref().map(decode).transpose()?)
     }
 
