@@ -43,6 +43,7 @@ fn main() {
     let text = ddl(200);
     let read = ReadOptions {
         ignored: DEFAULT_IGNORED.split(',').map(str::to_owned).collect(),
+        strict: false,
     };
     let options = ModelOptions {
         dialect: Dialect::Mysql,

@@ -102,9 +102,37 @@ fn postgres_catalog_gives_the_models_of_its_ddl() {
         ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("5 created"));
+        .stdout(predicate::str::contains("7 created"));
     compare(&dir.path().join("m"), "pg", "user", &[]);
     compare(&dir.path().join("m"), "pg", "trial", &[]);
+    // UUIDs and arrays read through pg_catalog (`integer[]`, `character varying(20)[]`, ...).
+    compare(&dir.path().join("m"), "pg", "device", &[]);
+    // The catalog spells `INT[][]` as `integer[]`; its declared dimensions still refuse it.
+    run_sql(
+        &url,
+        "create table grid (id int primary key, cells int[][]); \
+         create table span (id int primary key, spans interval[])",
+    );
+    for (table, says) in [
+        (
+            "grid",
+            "table `grid`, column `cells`: `integer[][]`: multi-dimensional arrays are not \
+             supported",
+        ),
+        (
+            "span",
+            "table `span`, column `spans`: `interval[]`: arrays of `interval` are not supported",
+        ),
+    ] {
+        rustctl()
+            .current_dir(dir.path())
+            .args(["model", "pg", "datasource", "--url", &url, "-t", table])
+            .args(["--dir", "g"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says));
+        assert!(!dir.path().join("g").exists());
+    }
     // A pattern that matches nothing writes nothing.
     rustctl()
         .current_dir(dir.path())
@@ -144,12 +172,12 @@ fn mysql_catalog_gives_the_models_of_its_ddl() {
             "--url",
             &url,
             "--table",
-            "us*,trial",
+            "us*,trial,account",
         ])
         .args(["--dir", "m", "-c"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("5 created"));
+        .stdout(predicate::str::contains("7 created"));
     // MariaDB's JSON is LONGTEXT in its catalog (a `String`); MySQL's is JSON.
     compare(
         &dir.path().join("m"),
@@ -158,6 +186,8 @@ fn mysql_catalog_gives_the_models_of_its_ddl() {
         &["pub info: Option<sql::types::JsonValue>"],
     );
     compare(&dir.path().join("m"), "mysql", "trial", &[]);
+    // `bigint(20) unsigned` in the catalog: the same i64 mapping as the DDL without --strict.
+    compare(&dir.path().join("m"), "mysql", "account", &[]);
     run_sql(admin, &format!("drop database if exists {db}"));
 }
 

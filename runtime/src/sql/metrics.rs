@@ -4,7 +4,8 @@
 //! placeholder, error). One process-wide registry, rendered by the dev server's `/metrics`
 //! after the HTTP and RPC families; created on first use.
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode_registry;
@@ -28,7 +29,7 @@ struct ErrorLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
-    table: String,
+    table: &'static str,
     result: &'static str,
 }
 
@@ -91,12 +92,44 @@ pub(super) fn observe(command: &'static str, millis: f64, error: Option<&'static
     }
 }
 
+/// Distinct tables counted before the rest are counted as `other`.
+const MAX_TABLES: usize = 1024;
+
+/// The table of a cache key (`cache:<table>:...`) as a `&'static str`, so that counting a
+/// lookup (every cache hit does) allocates nothing: each table's name is leaked once, and a
+/// service has a bounded number of them (custom keys beyond [`MAX_TABLES`] are `other`).
+fn table_of(key: &str) -> &'static str {
+    static TABLES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(RwLock::default);
+    let table = key.split(':').nth(1).unwrap_or("");
+    let known = tables
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(table)
+        .copied();
+    if let Some(t) = known {
+        return t;
+    }
+    let mut tables = tables.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(t) = tables.get(table).copied() {
+        return t;
+    }
+    if tables.len() >= MAX_TABLES {
+        return "other";
+    }
+    let t: &'static str = Box::leak(table.to_owned().into_boxed_str());
+    tables.insert(t);
+    t
+}
+
 /// Records one cache lookup of `key` (`cache:<table>:...`).
 pub(super) fn cache_result(key: &str, result: &'static str) {
-    let table = key.split(':').nth(1).unwrap_or("").to_owned();
     metrics()
         .cache
-        .get_or_create(&CacheLabels { table, result })
+        .get_or_create(&CacheLabels {
+            table: table_of(key),
+            result,
+        })
         .inc();
 }
 

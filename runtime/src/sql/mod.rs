@@ -8,6 +8,7 @@
 
 mod cache;
 mod conn;
+pub mod convert;
 mod error;
 mod flight;
 mod metrics;
@@ -27,4 +28,5 @@ pub mod types {
     pub use rust_decimal::Decimal;
     pub use serde_json::Value as JsonValue;
     pub use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+    pub use uuid::Uuid;
 }

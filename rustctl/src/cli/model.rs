@@ -83,8 +83,8 @@ pub struct ModelArgs {
     /// Columns left to the database's default on insert and update (comma-separated).
     #[arg(long, short = 'i', value_name = "COLUMNS", default_value = DEFAULT_IGNORED)]
     pub ignore_columns: String,
-    /// Accepted for goctl's command lines: the mapping is always strict (unsigned MySQL
-    /// integers are unsigned Rust integers, nullable columns `Option`), as sqlx decodes exactly.
+    /// Keep unsigned integer columns unsigned (`INT UNSIGNED` → `u32`); without it they are
+    /// `i64`, as goctl's default, converted exactly when read and written.
     #[arg(long)]
     pub strict: bool,
     /// A directory of template overrides (see `rustctl template init`).
@@ -104,6 +104,7 @@ impl ModelArgs {
                 .map(|c| c.trim().to_ascii_lowercase())
                 .filter(|c| !c.is_empty())
                 .collect(),
+            strict: self.strict,
         }
     }
 }

@@ -28,6 +28,7 @@ struct KeyColumn {
     field: String,
     arg: String,
     base: String,
+    stored: Option<String>,
     by_ref: bool,
     nullable: bool,
     auto: bool,
@@ -53,17 +54,22 @@ struct Unique {
     key_format: String,
 }
 
-/// A field bound to a statement: by reference unless its type is `Copy`.
+/// A field bound to a statement: by reference unless its type is `Copy`; converted to the
+/// column's type first when the row holds another (`stored`).
 #[derive(Serialize)]
 struct Bound {
     field: String,
     by_ref: bool,
+    stored: Option<String>,
+    nullable: bool,
 }
 
 fn bound(c: &Column) -> Bound {
     Bound {
         field: c.field.clone(),
         by_ref: c.rust.arg.starts_with('&'),
+        stored: c.rust.stored.clone(),
+        nullable: c.nullable,
     }
 }
 
@@ -73,6 +79,9 @@ struct ColumnCtx {
     field: String,
     sql_type: String,
     ty: String,
+    base: String,
+    stored: Option<String>,
+    nullable: bool,
     comment: Option<String>,
 }
 
@@ -87,6 +96,8 @@ struct TableCtx {
     module: String,
     gen_module: String,
     columns: Vec<ColumnCtx>,
+    /// Whether `decode` reads a column with `Row::try_get` (not only through conversions).
+    decode_uses_row: bool,
     pk: KeyColumn,
     uniques: Vec<Unique>,
     find_one_sql: String,
@@ -127,6 +138,7 @@ fn key_column(t: &Table, c: &Column, command: &str) -> KeyColumn {
         field: c.field.clone(),
         arg: c.rust.arg.clone(),
         base: c.rust.base.clone(),
+        stored: c.rust.stored.clone(),
         by_ref,
         nullable: c.nullable,
         auto: c.auto,
@@ -286,9 +298,13 @@ fn table_ctx(t: &Table, options: &ModelOptions) -> Result<TableCtx, GenError> {
                 field: c.field.clone(),
                 sql_type: c.sql_type.clone(),
                 ty: c.rust.ty.clone(),
+                base: c.rust.base.clone(),
+                stored: c.rust.stored.clone(),
+                nullable: c.nullable,
                 comment: c.comment.clone(),
             })
             .collect(),
+        decode_uses_row: t.columns.iter().any(|c| c.rust.stored.is_none()),
         pk: key_column(t, pk_col, "find_one"),
         uniques,
         find_one_sql,

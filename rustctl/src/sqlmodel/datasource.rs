@@ -55,7 +55,7 @@ pub fn read(
         let origin = format!("table `{}`", name.escape_debug());
         let mut cols = Vec::new();
         for c in columns {
-            match rust_type(dialect, &c.sql_type, c.nullable) {
+            match rust_type(dialect, &c.sql_type, c.nullable, options.strict) {
                 Ok(rust) => cols.push(Column {
                     field: field_name(&c.name),
                     ignored: options.ignored.contains(&c.name.to_ascii_lowercase()),
@@ -192,7 +192,8 @@ async fn postgres(url: &str, schema: &str) -> Result<Vec<RawTable>, String> {
         let columns = sqlx::query(
             "select a.attname::text, format_type(a.atttypid, a.atttypmod), not a.attnotnull, \
              coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, \
-             a.attgenerated::text, coalesce(col_description(c.oid, a.attnum), '') \
+             a.attgenerated::text, coalesce(col_description(c.oid, a.attnum), ''), \
+             a.attndims::int4 \
              from pg_attribute a join pg_class c on c.oid = a.attrelid \
              join pg_namespace n on n.oid = c.relnamespace \
              left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum \
@@ -208,9 +209,16 @@ async fn postgres(url: &str, schema: &str) -> Result<Vec<RawTable>, String> {
         for c in columns {
             let text = |i| c.try_get::<String, _>(i).map_err(err);
             let default = text(3)?;
+            // format_type spells `INT[][]` as `integer[]`; the declared dimensions tell them
+            // apart, so a multi-dimensional array is refused as in DDL.
+            let dims: i32 = c.try_get(7).map_err(err)?;
+            let mut sql_type = text(1)?;
+            for _ in 1..dims {
+                sql_type.push_str("[]");
+            }
             cols.push(RawColumn {
                 name: text(0)?,
-                sql_type: text(1)?,
+                sql_type,
                 nullable: c.try_get(2).map_err(err)?,
                 auto: default.starts_with("nextval(")
                     || !text(4)?.is_empty()

@@ -24,6 +24,8 @@ pub const DEFAULT_IGNORED: &str =
 pub struct ReadOptions {
     /// Columns left to the database on insert and update.
     pub ignored: BTreeSet<String>,
+    /// `--strict`: unsigned integers keep unsigned Rust types (else `i64`, as goctl).
+    pub strict: bool,
 }
 
 /// One problem, already naming `file:line:column` and what to do.
@@ -189,7 +191,7 @@ fn table(
                 col.escape_debug()
             ));
         }
-        let rust = match rust_type(dialect, &sql_type, nullable) {
+        let rust = match rust_type(dialect, &sql_type, nullable, options.strict) {
             Ok(t) => t,
             Err(e) => {
                 problems.push(format!(
@@ -276,9 +278,7 @@ pub(super) fn assemble(
         columns[primary].auto = true;
     }
     columns[primary].nullable = false;
-    if let Ok(t) = rust_type(dialect, &columns[primary].sql_type, false) {
-        columns[primary].rust = t;
-    }
+    columns[primary].rust = columns[primary].rust.required();
     let mut unique_positions: Vec<Vec<usize>> = Vec::new();
     for u in uniques {
         let mut pos = Vec::new();

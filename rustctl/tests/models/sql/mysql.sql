@@ -27,3 +27,15 @@ CREATE TABLE `trial` (
   `enrolled_count` bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Unsigned integers of every width: `i64` in the row type without `--strict` (goctl's default),
+-- exact unsigned types with it.
+CREATE TABLE `account` (
+  `id` bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  `level` tinyint unsigned NOT NULL DEFAULT '0',
+  `seat` smallint unsigned NOT NULL,
+  `points` int unsigned DEFAULT NULL,
+  `quota` bigint unsigned NOT NULL DEFAULT '0',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `idx_seat` (`seat`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -23,3 +23,29 @@ CREATE TABLE trial (
   enrolled_count BIGINT NOT NULL DEFAULT 0,
   CONSTRAINT trial_pkey PRIMARY KEY (id)
 );
+
+-- UUIDs and one-dimensional arrays of every supported element type.
+CREATE TABLE device (
+  id UUID PRIMARY KEY,
+  serial UUID NOT NULL UNIQUE,
+  owner UUID,
+  flags BOOLEAN[] NOT NULL DEFAULT '{}',
+  small SMALLINT[],
+  ports INTEGER[] NOT NULL,
+  counters BIGINT[],
+  ratios REAL[],
+  weights DOUBLE PRECISION[],
+  prices NUMERIC(10, 2)[],
+  tags TEXT[] NOT NULL,
+  names VARCHAR(20)[],
+  codes CHAR(2)[],
+  blobs BYTEA[],
+  peers UUID[],
+  days DATE[],
+  times TIME[],
+  seen TIMESTAMP[],
+  seen_tz TIMESTAMPTZ[],
+  docs JSONB[],
+  -- A unique array: its lookup takes `&[String]`.
+  CONSTRAINT device_tags UNIQUE (tags)
+);

@@ -2,8 +2,10 @@
 //! fails when they drift from what rustctl generates today). `tests/` runs every generated
 //! query against the real servers.
 
-/// `rustctl model mysql ddl --src sql/mysql.sql -c`
+/// `rustctl model mysql ddl --src sql/mysql.sql -c` (unsigned columns as `i64`, goctl's default)
 pub mod mysql;
+/// `rustctl model mysql ddl --src sql/mysql.sql -c --strict` (unsigned columns unsigned)
+pub mod mysql_strict;
 /// `rustctl model pg ddl --src sql/pg.sql -c`
 pub mod pg;
 /// `rustctl model sqlite ddl --src sql/sqlite.sql -c`

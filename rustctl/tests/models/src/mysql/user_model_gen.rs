@@ -35,7 +35,7 @@ pub struct User {
     /// `birthday` DATE
     pub birthday: Option<sql::types::Date>,
     /// `tenant` INT UNSIGNED
-    pub tenant: u32,
+    pub tenant: i64,
     /// `code` VARCHAR(32)
     pub code: Option<String>,
 }
@@ -59,7 +59,7 @@ fn key_mobile(mobile: &str) -> String {
     format!("{KEY_MOBILE}{mobile}")
 }
 
-fn key_tenant_and_code(tenant: u32, code: &str) -> String {
+fn key_tenant_and_code(tenant: i64, code: &str) -> String {
     format!("{KEY_TENANT_AND_CODE}{tenant}:{code}")
 }
 
@@ -86,7 +86,7 @@ fn decode(row: &<Db as sqlx::Database>::Row) -> Result<User, sqlx::Error> {
         score: row.try_get(7)?,
         info: row.try_get(8)?,
         birthday: row.try_get(9)?,
-        tenant: row.try_get(10)?,
+        tenant: sql::convert::from_stored::<u32, i64, _>(row, 10)?,
         code: row.try_get(11)?,
     })
 }
@@ -161,7 +161,7 @@ impl UserModel {
     }
 
     /// The row whose `tenant`, `code` are given (a unique index); [`SqlError::NotFound`] when there is none.
-    pub async fn find_one_by_tenant_and_code(&self, tenant: u32, code: &str) -> Result<User, SqlError> {
+    pub async fn find_one_by_tenant_and_code(&self, tenant: i64, code: &str) -> Result<User, SqlError> {
         let key = key_tenant_and_code(tenant, code);
         self.conn
             .query_row_index(
@@ -174,7 +174,11 @@ impl UserModel {
             .await
     }
 
-    async fn load_by_tenant_and_code(&self, tenant: u32, code: &str) -> Result<Option<User>, SqlError> {
+    async fn load_by_tenant_and_code(&self, tenant: i64, code: &str) -> Result<Option<User>, SqlError> {
+        // No row holds a value outside the column's range.
+        let Ok(tenant) = u32::try_from(tenant) else {
+            return Ok(None);
+        };
         let query = sqlx::query(FIND_ONE_BY_TENANT_AND_CODE).bind(tenant).bind(code);
         let row = self.conn().fetch_optional("user.find_one_by_tenant_and_code", query).await?;
         Ok(row.as_ref().map(decode).transpose()?)
@@ -182,7 +186,7 @@ impl UserModel {
 
     /// Inserts `row`; `create_time`, `update_time` are left to the database. Returns the new `id`.
     pub async fn insert(&self, row: &User) -> Result<i64, SqlError> {
-        let query = sqlx::query(INSERT).bind(&row.mobile).bind(&row.nickname).bind(row.sex).bind(row.balance).bind(row.score).bind(&row.info).bind(row.birthday).bind(row.tenant).bind(&row.code);
+        let query = sqlx::query(INSERT).bind(&row.mobile).bind(&row.nickname).bind(row.sex).bind(row.balance).bind(row.score).bind(&row.info).bind(row.birthday).bind(sql::convert::to_stored::<u32, _>(row.tenant)?).bind(&row.code);
         let done = self.conn().execute("user.insert", query).await?;
         let id = i64::try_from(done.last_insert_id())
             .map_err(|e| SqlError::Database(sqlx::Error::Decode(e.into())))?;
@@ -197,7 +201,7 @@ impl UserModel {
 
     /// Writes `row` over the row with its `id` (`create_time`, `update_time` left to the database).
     pub async fn update(&self, row: &User) -> Result<(), SqlError> {
-        let query = sqlx::query(UPDATE).bind(&row.mobile).bind(&row.nickname).bind(row.sex).bind(row.balance).bind(row.score).bind(&row.info).bind(row.birthday).bind(row.tenant).bind(&row.code).bind(row.id);
+        let query = sqlx::query(UPDATE).bind(&row.mobile).bind(&row.nickname).bind(row.sex).bind(row.balance).bind(row.score).bind(&row.info).bind(row.birthday).bind(sql::convert::to_stored::<u32, _>(row.tenant)?).bind(&row.code).bind(row.id);
         // The old row's keys too: a unique column may have changed.
         let old = self.find_one(row.id).await?;
         let mut keys = cache_keys(&old);

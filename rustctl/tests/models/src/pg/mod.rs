@@ -2,6 +2,9 @@
 //! The database models (`rustctl model`): one per table, `<table>_model.rs` yours to extend,
 //! `<table>_model_gen.rs` regenerated from the schema.
 
+pub mod device_model;
+#[rustfmt::skip]
+mod device_model_gen;
 pub mod trial_model;
 #[rustfmt::skip]
 mod trial_model_gen;
@@ -9,6 +12,9 @@ pub mod user_model;
 #[rustfmt::skip]
 mod user_model_gen;
 
+// A service uses the models it needs: the rest are not unused imports.
+#[allow(unused_imports)]
+pub use device_model::*;
 // A service uses the models it needs: the rest are not unused imports.
 #[allow(unused_imports)]
 pub use trial_model::*;

@@ -1,0 +1,16 @@
+//! The model of table `account`. rustctl wrote this file once; it is yours: add custom
+//! queries to the `impl` below. The generated ones are in `account_model_gen.rs`.
+
+// Until the service uses both, one of them is an unused import.
+#[allow(unused_imports)]
+pub use super::account_model_gen::{Account, AccountModel};
+
+impl AccountModel {
+    // Custom queries go here, for example:
+    //
+    // pub async fn count(&self) -> Result<i64, rustctl_runtime::sql::SqlError> {
+    //     let query = rustctl_runtime::sql::sqlx::query("select count(*) from ...");
+    //     let row = self.conn().fetch_one("account.count", query).await?;
+    //     Ok(rustctl_runtime::sql::sqlx::Row::try_get(&row, 0)?)
+    // }
+}
