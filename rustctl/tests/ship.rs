@@ -564,6 +564,22 @@ fn refused_in(dir: &Path, args: &[&str], message: &str) {
     assert_eq!(listing(dir), before, "{args:?} wrote something");
 }
 
+/// Directories an example's manifest mounts writable into its container (an `emptyDir`):
+/// trial-rpc's default SQLite file goes to `/app/data`, which the image's user cannot create.
+fn example_volumes(dir: &str) -> &'static [&'static str] {
+    match dir {
+        "examples/trial/trial-rpc" => &["/app/data"],
+        _ => &[],
+    }
+}
+
+/// Whether the tests run as root (the effective uid in /proc/self/status).
+fn running_as_root() -> bool {
+    let status = read(Path::new("/proc/self/status"));
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"));
+    uid.and_then(|ids| ids.split_whitespace().nth(1)) == Some("0")
+}
+
 /// What each example needs from the environment to start beside the other tests: its ports
 /// (free ones, through the `${VAR:-default}` its config reads) and its secrets.
 fn example_env(dir: &str) -> (Vec<(&'static str, String)>, u16) {
@@ -662,8 +678,11 @@ fn cargo_chef() -> (PathBuf, String) {
 /// mount kept on a CI runner would be, so the dependencies the four Dockerfiles share are built
 /// once, and again only when they change. The COPY from `/app/target/release/<bin>` goes
 /// through that link; files at the top of its `release/` are removed before each Dockerfile,
-/// so a COPY finds only a binary that Dockerfile's build put there. The service runs as the
-/// user running the tests, not the Dockerfile's USER.
+/// so a COPY finds only a binary that Dockerfile's build put there. The service starts in a
+/// copy of the final stage's directory, as `docker run` starts from the image, with the
+/// volume its manifest mounts; it runs as the Dockerfile's USER when the tests run as root
+/// (CI does), so a service that writes where that user cannot fails here as in a container,
+/// and as the user running the tests otherwise.
 #[test]
 fn each_dockerfile_builds_and_starts_its_service_outside_a_container() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -730,8 +749,23 @@ fn each_dockerfile_builds_and_starts_its_service_outside_a_container() {
 
         assert!(!image.entrypoint.is_empty(), "{dir}: no ENTRYPOINT");
         let (run_env, dev) = example_env(dir);
+        let container_dir = tempfile::tempdir().unwrap();
+        let image = dockerfile::container(&image, container_dir.path());
+        for volume in example_volumes(dir) {
+            use std::os::unix::fs::PermissionsExt;
+            let path = image.path(volume);
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let mut command = std::process::Command::new(image.path(&image.entrypoint[0]));
+        // Only root can take on another user; CI runs as root.
+        if let (Some(user), true) = (&image.user, running_as_root()) {
+            use std::os::unix::process::CommandExt;
+            let (uid, gid) = dockerfile::user_ids(user);
+            command.uid(uid).gid(gid);
+        }
         // A container's environment: the image's ENV and what `docker run -e` would pass.
-        let mut child = std::process::Command::new(image.path(&image.entrypoint[0]))
+        let mut child = command
             .args(&image.entrypoint[1..])
             .args(&image.cmd)
             .current_dir(image.path("."))

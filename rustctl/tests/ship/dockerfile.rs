@@ -19,6 +19,7 @@ pub struct Stage {
     pub env: Vec<(String, String)>,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
+    pub user: Option<String>,
 }
 
 impl Stage {
@@ -105,6 +106,7 @@ pub fn follow(dockerfile: &str, b: &Build) -> Stage {
                     env: Vec::new(),
                     entrypoint: Vec::new(),
                     cmd: Vec::new(),
+                    user: None,
                 },
             });
             continue;
@@ -140,9 +142,9 @@ pub fn follow(dockerfile: &str, b: &Build) -> Stage {
             "RUN" => run(stage, arg, b),
             "ENTRYPOINT" => stage.entrypoint = json(arg),
             "CMD" => stage.cmd = json(arg),
-            // The ports are read from the config, which the test points at free ones; the
-            // service runs as the user running the tests.
-            "EXPOSE" | "USER" => {}
+            "USER" => stage.user = Some(arg.to_string()),
+            // The ports are read from the config, which the test points at free ones.
+            "EXPOSE" => {}
             other => panic!("{}: {other} is not followed", b.what),
         }
     }
@@ -320,6 +322,26 @@ fn copy_context(dir: &Path, rel: &[String], ignore: &Ignore, dest: &Path) {
             std::fs::copy(entry.path(), &to).unwrap();
         }
     }
+}
+
+/// What `docker run` starts from: a copy of the image's filesystem in `dir`, which anyone may
+/// enter (as `/` in an image).
+pub fn container(image: &Stage, dir: &Path) -> Stage {
+    use std::os::unix::fs::PermissionsExt;
+    copy_tree(&image.root, dir);
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Stage {
+        root: dir.to_path_buf(),
+        ..image.clone()
+    }
+}
+
+/// A `USER uid:gid` line's ids (names would need the image's /etc/passwd: not followed).
+pub fn user_ids(user: &str) -> (u32, u32) {
+    let ids = user
+        .split_once(':')
+        .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)));
+    ids.unwrap_or_else(|| panic!("USER {user}: only numeric uid:gid is followed"))
 }
 
 /// Copies a stage's directory tree; symlinks stay links.
