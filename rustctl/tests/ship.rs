@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+#[path = "ship/dockerfile.rs"]
+mod dockerfile;
+
 fn rustctl() -> Command {
     let mut cmd = Command::cargo_bin("rustctl").unwrap();
     cmd.env("NO_COLOR", "1");
@@ -561,6 +564,22 @@ fn refused_in(dir: &Path, args: &[&str], message: &str) {
     assert_eq!(listing(dir), before, "{args:?} wrote something");
 }
 
+/// Directories an example's manifest mounts writable into its container (an `emptyDir`):
+/// trial-rpc's default SQLite file goes to `/app/data`, which the image's user cannot create.
+fn example_volumes(dir: &str) -> &'static [&'static str] {
+    match dir {
+        "examples/trial/trial-rpc" => &["/app/data"],
+        _ => &[],
+    }
+}
+
+/// Whether the tests run as root (the effective uid in /proc/self/status).
+fn running_as_root() -> bool {
+    let status = read(Path::new("/proc/self/status"));
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"));
+    uid.and_then(|ids| ids.split_whitespace().nth(1)) == Some("0")
+}
+
 /// What each example needs from the environment to start beside the other tests: its ports
 /// (free ones, through the `${VAR:-default}` its config reads) and its secrets.
 fn example_env(dir: &str) -> (Vec<(&'static str, String)>, u16) {
@@ -598,13 +617,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Where cargo puts what it builds in the workspace.
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
-
 /// The status line of `GET path` on 127.0.0.1:`port`, if anything answers.
 fn get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
@@ -619,89 +631,151 @@ fn get(port: u16, path: &str) -> Option<String> {
     reply.lines().next().map(str::to_string)
 }
 
-/// No container engine runs here, so each example's Dockerfile is followed outside one: its
-/// build stage's `cargo build` runs in the build context (the workspace root), then the final
-/// stage's COPY lines lay out /app in a temporary directory and its ENTRYPOINT and CMD start
-/// the service there, which must answer on the dev server's health path. The one departure:
-/// the build runs in the dev profile, whose artifacts the test run has already built
-/// (`--release` with the workspace's fat LTO would add minutes on a 2-core machine), so the
-/// binary copied is `target/debug/<bin>` for `target/release/<bin>`.
+/// Where `.ci/run` installs tools kept between runs: `$RUSTCTL_TOOLS`, by default
+/// `~/.cache/rustctl-tools`.
+fn tools_dir() -> PathBuf {
+    std::env::var_os("RUSTCTL_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rustctl-tools")
+        })
+}
+
+/// The cargo-chef `.ci/run` installs: `$RUSTCTL_CARGO_CHEF`, or where `.ci/run` puts it under
+/// `$RUSTCTL_TOOLS`; missing, it fails the test with the command that installs it.
+fn cargo_chef() -> (PathBuf, String) {
+    let version = rustctl::deploy::docker::CHEF_VERSION;
+    let install_root = tools_dir().join(format!("cargo-chef-{version}"));
+    let install = format!(
+        "cargo install cargo-chef --locked --version {version} --root {}",
+        install_root.display()
+    );
+    let chef = std::env::var_os("RUSTCTL_CARGO_CHEF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| install_root.join("bin/cargo-chef"));
+    assert!(
+        chef.is_file(),
+        "no cargo-chef at {} ($RUSTCTL_CARGO_CHEF): install it with `{install}` (.ci/run does)",
+        chef.display()
+    );
+    (chef, install)
+}
+
+/// No container engine runs here, so each example's Dockerfile is followed outside one
+/// (tests/ship/dockerfile.rs), every stage and every command as the Dockerfile writes it:
+/// the planner copies the build context (the workspace, less what `Dockerfile.dockerignore`
+/// leaves out) and runs `cargo chef prepare`; the builder, in a directory of its own, takes
+/// only `recipe.json`, runs `cargo chef cook --release ...`, copies the context and runs
+/// `cargo build --release ...`; the final stage's COPY lines lay out its `/app` and its
+/// ENTRYPOINT and CMD start the service there, which must answer 200 on the dev server's
+/// `/healthz`. The chef stage's `cargo install cargo-chef` is done once by `.ci/run`; here the
+/// `cargo chef` on the builds' PATH must report the version that line installs.
+///
+/// What differs from `docker build`, all for time on a 2-core machine, none in the commands:
+/// the release profile is made cheap through cargo's environment (no LTO, 16 codegen units,
+/// opt-level 0) where the workspace's is fat LTO and one unit; every build's `target/` is a
+/// link to one directory kept under `$RUSTCTL_TOOLS/dockerfile-builds`, as a BuildKit cache
+/// mount kept on a CI runner would be, so the dependencies the four Dockerfiles share are built
+/// once, and again only when they change. The COPY from `/app/target/release/<bin>` goes
+/// through that link; files at the top of its `release/` are removed before each Dockerfile,
+/// so a COPY finds only a binary that Dockerfile's build put there. The service starts in a
+/// copy of the final stage's directory, as `docker run` starts from the image, with the
+/// volume its manifest mounts; it runs as the Dockerfile's USER when the tests run as root
+/// (CI does), so a service that writes where that user cannot fails here as in a container,
+/// and as the user running the tests otherwise.
 #[test]
 fn each_dockerfile_builds_and_starts_its_service_outside_a_container() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (chef, install_hint) = cargo_chef();
+    // Builds live beside the tools, at paths that stay the same from run to run and clone to
+    // clone, so cargo finds the dependencies built last time (and the services' own crates,
+    // whose artifacts cargo names by their path, replace last run's instead of piling up).
+    let builds = tools_dir().join("dockerfile-builds");
+    std::fs::create_dir_all(&builds).unwrap();
+    // Another test run using the same builds (another clone, another worktree) waits here.
+    let lock = std::fs::File::create(builds.join("lock")).unwrap();
+    lock.lock().unwrap();
+    let cache = builds.join("target");
+    let cargo_bin = Path::new(env!("CARGO")).parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        [chef.parent().unwrap().to_path_buf(), cargo_bin]
+            .into_iter()
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
+    )
+    .unwrap();
+    let build_env: Vec<(std::ffi::OsString, std::ffi::OsString)> = [
+        ("PATH", path),
+        ("CARGO_PROFILE_RELEASE_LTO", "off".into()),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16".into()),
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0".into()),
+        ("CARGO_PROFILE_RELEASE_DEBUG", "false".into()),
+        ("CARGO_INCREMENTAL", "0".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v))
+    .collect();
     for dir in [
         "examples/trial/trial-rpc",
         "examples/trial/trial-api",
         "examples/patient",
         "examples/epro",
     ] {
-        let dockerfile = read(&root.join(dir).join("Dockerfile"));
-        let stages: Vec<&str> = dockerfile.split("\nFROM ").collect();
-        let builder = stages
-            .iter()
-            .find(|s| s.starts_with("chef AS builder"))
-            .expect("a builder stage");
-        let build = builder
-            .lines()
-            .rfind(|l| l.starts_with("RUN cargo build "))
-            .expect("RUN cargo build in the builder stage");
-        let args: Vec<&str> = build["RUN cargo ".len()..]
-            .split_whitespace()
-            .filter(|a| *a != "--release")
-            .collect();
-        let out = std::process::Command::new(env!("CARGO"))
-            .args(&args)
-            .current_dir(&root)
-            .env_remove("RUSTFLAGS")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{dir}: `cargo {}` failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-
-        let image = tempfile::tempdir().unwrap();
-        let in_image = |p: &str| image.path().join(p.trim_start_matches('/'));
-        let last = stages.last().unwrap();
-        let (mut workdir, mut entrypoint, mut cmd) = (PathBuf::new(), Vec::new(), Vec::new());
-        for line in last.lines() {
-            let json = |l: &str| serde_json::from_str::<Vec<String>>(l).unwrap();
-            if let Some(w) = line.strip_prefix("WORKDIR ") {
-                workdir = in_image(w);
-            } else if let Some(copy) = line.strip_prefix("COPY ") {
-                let parts: Vec<&str> = copy.split_whitespace().collect();
-                let (src, dest) = match parts.as_slice() {
-                    ["--from=builder", src, dest] => {
-                        let bin = src
-                            .strip_prefix("/app/target/release/")
-                            .expect("the binary from target/release");
-                        (target_dir(&root).join("debug").join(bin), *dest)
-                    }
-                    [src, dest] => (root.join(src), *dest),
-                    other => panic!("{dir}: unexpected COPY {other:?}"),
-                };
-                let dest = in_image(dest);
-                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-                std::fs::copy(&src, &dest)
-                    .unwrap_or_else(|e| panic!("{dir}: COPY {}: {e}", src.display()));
-            } else if let Some(e) = line.strip_prefix("ENTRYPOINT ") {
-                entrypoint = json(e);
-            } else if let Some(c) = line.strip_prefix("CMD ") {
-                cmd = json(c);
+        let started = std::time::Instant::now();
+        let file = root.join(dir).join("Dockerfile");
+        let ignore = dockerfile::Ignore::for_dockerfile(&file, &root);
+        // Only what this Dockerfile's builds put at the top of `release/` may be copied.
+        if let Ok(entries) = std::fs::read_dir(cache.join("release")) {
+            for entry in entries.map(Result::unwrap) {
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::remove_file(entry.path()).unwrap();
+                }
             }
         }
-        let (env, dev) = example_env(dir);
-        let mut child = std::process::Command::new(in_image(&entrypoint[0]))
-            .args(&entrypoint[1..])
-            .args(&cmd)
-            .current_dir(&workdir)
-            .envs(env)
+        let image = dockerfile::follow(
+            &read(&file),
+            &dockerfile::Build {
+                what: dir,
+                context: &root,
+                ignore: &ignore,
+                stages: builds.join("stages").join(dir.replace('/', "-")),
+                cache: &cache,
+                env: build_env.clone(),
+                install_hint: install_hint.clone(),
+            },
+        );
+        eprintln!("{dir}: Dockerfile followed in {:?}", started.elapsed());
+
+        assert!(!image.entrypoint.is_empty(), "{dir}: no ENTRYPOINT");
+        let (run_env, dev) = example_env(dir);
+        let container_dir = tempfile::tempdir().unwrap();
+        let image = dockerfile::container(&image, container_dir.path());
+        for volume in example_volumes(dir) {
+            use std::os::unix::fs::PermissionsExt;
+            let path = image.path(volume);
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let mut command = std::process::Command::new(image.path(&image.entrypoint[0]));
+        // Only root can take on another user; CI runs as root.
+        if let (Some(user), true) = (&image.user, running_as_root()) {
+            use std::os::unix::process::CommandExt;
+            let (uid, gid) = dockerfile::user_ids(user);
+            command.uid(uid).gid(gid);
+        }
+        // A container's environment: the image's ENV and what `docker run -e` would pass.
+        let mut child = command
+            .args(&image.entrypoint[1..])
+            .args(&image.cmd)
+            .current_dir(image.path("."))
+            .env_clear()
+            .envs(image.env.iter().map(|(k, v)| (k, v)))
+            .envs(run_env)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{dir}: ENTRYPOINT {:?}: {e}", image.entrypoint));
         let mut status = None;
         for _ in 0..200 {
             if let Some(exit) = child.try_wait().unwrap() {
@@ -728,6 +802,55 @@ fn each_dockerfile_builds_and_starts_its_service_outside_a_container() {
             Some("HTTP/1.1 200 OK"),
             "{dir}: the started service's /healthz"
         );
+    }
+}
+
+/// `.ci/run` installs the cargo-chef release the Dockerfiles' chef stage installs.
+#[test]
+fn ci_installs_the_cargo_chef_the_dockerfiles_install() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let version = rustctl::deploy::docker::CHEF_VERSION;
+    let run = read(&root.join(".ci/run"));
+    let pin = format!("cargo_chef_version={version}");
+    assert!(
+        run.lines().any(|l| l.trim() == pin),
+        ".ci/run must install cargo-chef {version} (docker::CHEF_VERSION): `{pin}`"
+    );
+    let ws = workspace();
+    let svc = ws.path().join("services/greet");
+    run_ok(rustctl().args(["docker", "--dir"]).arg(&svc));
+    let line = format!("RUN cargo install cargo-chef --locked --version {version}\n");
+    assert!(read(&svc.join("Dockerfile")).contains(&line));
+}
+
+/// The ignore file's patterns, matched as `docker build` matches them.
+#[test]
+fn dockerignore_patterns_match_as_docker_matches_them() {
+    let ignore = dockerfile::Ignore::parse(
+        "# comment\n.git\ntarget\n**/target\n**/*.rs.bk\n/docs/*.md\nsrc/?.tmp\n",
+    );
+    let path = |p: &str| p.split('/').map(str::to_string).collect::<Vec<_>>();
+    for left_out in [
+        ".git/HEAD",
+        "target/release/x",
+        "examples/trial/target/debug",
+        "a/b/c.rs.bk",
+        "x.rs.bk",
+        "docs/deploy.md",
+        "src/a.tmp",
+    ] {
+        assert!(ignore.excludes(&path(left_out)), "{left_out}");
+    }
+    for kept in [
+        ".github/x",
+        "targets/x",
+        "src/target.rs",
+        "docs/sub/deploy.md",
+        "src/ab.tmp",
+        "x/docs/deploy.md",
+        "Cargo.toml",
+    ] {
+        assert!(!ignore.excludes(&path(kept)), "{kept}");
     }
 }
 
