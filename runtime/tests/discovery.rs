@@ -664,12 +664,12 @@ async fn unreadable_tls_files_stop_the_start_naming_the_key() {
             panic!("started with {etcd:?}");
         };
         assert!(err.to_string().contains(want), "{err}");
-        let err = RpcClient::connect_lazy(&RpcClientConf {
+        let Err(err) = RpcClient::connect_lazy(&RpcClientConf {
             etcd,
             ..RpcClientConf::default()
-        })
-        .err()
-        .expect("a client with an unusable Etcd section");
+        }) else {
+            panic!("a client with an unusable Etcd section was built");
+        };
         assert!(err.to_string().contains(want), "{err}");
     }
 }
