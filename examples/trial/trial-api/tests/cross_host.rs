@@ -272,6 +272,31 @@ impl Lab {
         self.spawn(name, name, &trial_rpc_binary(), &["-f", &conf]);
     }
 
+    /// trial-api on the `api` host, its `TrialRpc` section starting with `finds` (how it finds
+    /// the replicas); a driver calling it from the `driver` host, returned once a call answered.
+    fn start_api(&mut self, finds: &str) -> Driver {
+        let conf = self.write(
+            "trial-api.yaml",
+            &format!(
+                "Name: trial-api\nHost: 0.0.0.0\nPort: 8888\nTimeout: 3000\nMode: dev\n\
+                 Log: {{Encoding: plain, Level: info}}\nDevServer: {{Enabled: false}}\n\
+                 TrialRpc:\n{finds}  Timeout: 2000\n"
+            ),
+        );
+        let conf = conf.to_str().unwrap().to_owned();
+        self.spawn(
+            "api",
+            "api",
+            Path::new(env!("CARGO_BIN_EXE_trial-api")),
+            &["-f", &conf],
+        );
+        let driver = Driver::start(&self.ns("driver"));
+        wait_for("trial-api answers", Duration::from_secs(15), || {
+            driver.outcomes.lock().unwrap().iter().any(|(_, ok)| *ok)
+        });
+        driver
+    }
+
     /// Calls `trial.rpc` logged by replica `name`.
     fn calls(&self, name: &str) -> usize {
         self.log(name)
@@ -398,25 +423,9 @@ fn replicas_come_and_go_behind_etcd_across_hosts() {
         lab.registered() == all
     });
 
-    let api_conf = lab.write(
-        "trial-api.yaml",
-        &format!(
-            "Name: trial-api\nHost: 0.0.0.0\nPort: 8888\nTimeout: 3000\nMode: dev\n\
-             Log: {{Encoding: plain, Level: info}}\nDevServer: {{Enabled: false}}\n\
-             TrialRpc:\n  Etcd: {{Hosts: ['{ETCD_IP}:2379'], Key: trial.rpc}}\n  Timeout: 2000\n"
-        ),
-    );
-    let api_conf = api_conf.to_str().unwrap().to_owned();
-    lab.spawn(
-        "api",
-        "api",
-        Path::new(env!("CARGO_BIN_EXE_trial-api")),
-        &["-f", &api_conf],
-    );
-    let driver = Driver::start(&lab.ns("driver"));
-    wait_for("trial-api answers", Duration::from_secs(15), || {
-        driver.outcomes.lock().unwrap().iter().any(|(_, ok)| *ok)
-    });
+    let driver = lab.start_api(&format!(
+        "  Etcd: {{Hosts: ['{ETCD_IP}:2379'], Key: trial.rpc}}\n"
+    ));
     let warm = Instant::now();
     wait_for(
         "all three replicas get calls",
@@ -531,23 +540,7 @@ fn replicas_behind_a_name_are_followed_as_it_changes() {
     lab.start_replica_with("rpc1", one, "");
     lab.start_replica_with("rpc2", two, "");
     lab.hosts_file("api", &format!("{one} trial-rpc.lab\n"));
-    let api_conf = lab.write(
-        "trial-api.yaml",
-        "Name: trial-api\nHost: 0.0.0.0\nPort: 8888\nTimeout: 3000\nMode: dev\n\
-         Log: {Encoding: plain, Level: info}\nDevServer: {Enabled: false}\n\
-         TrialRpc:\n  Target: dns:///trial-rpc.lab:8080\n  Timeout: 2000\n",
-    );
-    let api_conf = api_conf.to_str().unwrap().to_owned();
-    lab.spawn(
-        "api",
-        "api",
-        Path::new(env!("CARGO_BIN_EXE_trial-api")),
-        &["-f", &api_conf],
-    );
-    let driver = Driver::start(&lab.ns("driver"));
-    wait_for("trial-api answers", Duration::from_secs(15), || {
-        driver.outcomes.lock().unwrap().iter().any(|(_, ok)| *ok)
-    });
+    let driver = lab.start_api("  Target: dns:///trial-rpc.lab:8080\n");
     let start = Instant::now();
     wait_for("rpc1 gets calls", Duration::from_secs(10), || {
         lab.calls("rpc1") > 20
