@@ -647,7 +647,7 @@ fn cargo_chef() -> (PathBuf, String) {
     let version = rustctl::deploy::docker::CHEF_VERSION;
     let install_root = tools_dir().join(format!("cargo-chef-{version}"));
     let install = format!(
-        "cargo install cargo-chef --locked --version {version} --root {}",
+        "cargo install --debug cargo-chef --locked --version {version} --root {}",
         install_root.display()
     );
     let chef = std::env::var_os("RUSTCTL_CARGO_CHEF")
