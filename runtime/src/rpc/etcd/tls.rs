@@ -235,10 +235,11 @@ mod tests {
             ..EtcdConf::default()
         });
         assert!(half.tls_problem().unwrap().contains("Etcd.CertKeyFile"));
-        let no_ca = tls(EtcdConf {
+        let no_ca = EtcdConf {
             hosts: vec!["https://127.0.0.1:2379".into()],
+            key: "k".into(),
             ..EtcdConf::default()
-        });
+        };
         assert!(no_ca.uses_tls());
         assert!(no_ca.tls_problem().unwrap().starts_with("Etcd.CACertFile"));
         let skip = tls(EtcdConf {
