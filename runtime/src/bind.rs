@@ -25,8 +25,13 @@
 //! and its handler takes [`Bound<ListReq>`]. Any failure is a 400 naming the field.
 
 use axum::body::Body;
+use std::future::{Future, Ready};
+
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Either};
+use http::request::Parts;
 use http::{Extensions, HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -193,7 +198,7 @@ pub trait Bind: Sized {
 /// The request's parts, ready for field-by-field binding.
 #[derive(Debug, Default)]
 pub struct Binder {
-    path: Vec<(String, String)>,
+    path: PathParams,
     form: Vec<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -209,7 +214,7 @@ impl Binder {
         body: Bytes,
     ) -> Self {
         Binder {
-            path,
+            path: PathParams::Owned(path),
             form,
             headers,
             body,
@@ -219,12 +224,18 @@ impl Binder {
 
     /// A path parameter (`/users/{id}` or go-zero's `/users/:id`).
     pub fn path<T: FromValues>(&mut self, spec: &FieldSpec) -> Result<T, BindError> {
-        convert_pairs(spec, &self.path)
+        match &self.path {
+            PathParams::Owned(pairs) => {
+                convert_pairs(spec, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            }
+            PathParams::Routed(params) => convert_pairs(spec, params),
+        }
     }
 
     /// A query-string or url-encoded form field; repeated keys bind to a `Vec`.
     pub fn form<T: FromValues>(&mut self, spec: &FieldSpec) -> Result<T, BindError> {
-        convert_pairs(spec, &self.form)
+        let pairs = self.form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        convert_pairs(spec, pairs)
     }
 
     /// A header (name matched case-insensitively).
@@ -346,19 +357,19 @@ fn check_range(spec: &FieldSpec, r: Range, n: f64) -> Result<(), BindError> {
 
 /// Converts the values `pairs` hold under the field's name; a name seen once (nearly every
 /// field) is converted without collecting its values first.
-fn convert_pairs<T: FromValues>(
+fn convert_pairs<'a, T: FromValues>(
     spec: &FieldSpec,
-    pairs: &[(String, String)],
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<T, BindError> {
     let mut values = pairs
-        .iter()
-        .filter(|(k, _)| k == spec.name)
-        .map(|(_, v)| v.as_str());
-    match (values.next(), values.clone().next()) {
+        .into_iter()
+        .filter(|(k, _)| *k == spec.name)
+        .map(|(_, v)| v);
+    match (values.next(), values.next()) {
         (None, _) => convert(spec, &[]),
         (Some(one), None) => convert(spec, &[one]),
-        (Some(first), Some(_)) => {
-            let all: Vec<&str> = std::iter::once(first).chain(values).collect();
+        (Some(first), Some(second)) => {
+            let all: Vec<&str> = [first, second].into_iter().chain(values).collect();
             convert(spec, &all)
         }
     }
@@ -403,12 +414,13 @@ fn convert<T: FromValues>(spec: &FieldSpec, values: &[&str]) -> Result<T, BindEr
 #[derive(Debug, Clone)]
 pub struct Bound<T>(pub T);
 
-impl<S: Send + Sync, T: Bind> FromRequest<S> for Bound<T> {
+impl<S: Send + Sync, T: Bind + Send + 'static> FromRequest<S> for Bound<T> {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let (mut binder, _) = binder(req, state).await?;
-        T::bind(&mut binder).map(Bound).map_err(Error::from)
+    fn from_request(req: Request, _: &S) -> impl Future<Output = Result<Self, Error>> + Send {
+        split_then(req, |mut binder, _| {
+            T::bind(&mut binder).map(Bound).map_err(Error::from)
+        })
     }
 }
 
@@ -420,43 +432,80 @@ impl<S: Send + Sync, T: Bind> FromRequest<S> for Bound<T> {
 #[derive(Debug)]
 pub struct Call<T>(pub Ctx, pub T);
 
-impl<S: Send + Sync, T: Bind> FromRequest<S> for Call<T> {
+impl<S: Send + Sync, T: Bind + Send + 'static> FromRequest<S> for Call<T> {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let (mut binder, extensions) = binder(req, state).await?;
-        let bound = T::bind(&mut binder)?;
-        let ctx = Ctx::of_rest(&extensions, std::mem::take(&mut binder.headers));
-        Ok(Call(ctx, bound))
+    fn from_request(req: Request, _: &S) -> impl Future<Output = Result<Self, Error>> + Send {
+        split_then(req, |mut binder, extensions| {
+            let bound = T::bind(&mut binder)?;
+            let ctx = Ctx::of_rest(&extensions, std::mem::take(&mut binder.headers));
+            Ok(Call(ctx, bound))
+        })
     }
 }
 
+/// The path parameters a binder reads: the router's own (no copies), or given.
+#[derive(Debug)]
+enum PathParams {
+    Owned(Vec<(String, String)>),
+    Routed(RawPathParams),
+}
+
+impl Default for PathParams {
+    fn default() -> Self {
+        PathParams::Owned(Vec::new())
+    }
+}
+
+/// A binding extractor's future: ready at once, or reading the body first.
+type Binding<R> = Either<Ready<Result<R, Error>>, BoxFuture<'static, Result<R, Error>>>;
+
+/// A request bound by `bind` once its body is read. Without a body (most GETs and DELETEs)
+/// this is ready at once: no body-reading future is built, so the handler's future, which
+/// holds this one, stays small (under glibc's per-thread cache limit of 1 032 bytes; the
+/// body-reading path goes in a box of its own).
+fn split_then<R: Send + 'static>(
+    req: Request,
+    bind: impl FnOnce(Binder, Extensions) -> Result<R, Error> + Send + 'static,
+) -> Binding<R> {
+    let (parts, body) = req.into_parts();
+    if http_body::Body::is_end_stream(&body) {
+        let (binder, extensions) = binder(parts, Bytes::new());
+        return Either::Left(std::future::ready(bind(binder, extensions)));
+    }
+    Either::Right(Box::pin(async move {
+        let body = read_body(body).await?;
+        let (binder, extensions) = binder(parts, body);
+        bind(binder, extensions)
+    }))
+}
+
 /// The request split for binding, and its extensions (the client's address, the claims).
-async fn binder<S: Send + Sync>(req: Request, state: &S) -> Result<(Binder, Extensions), Error> {
-    let (mut parts, body) = req.into_parts();
-    let path = match RawPathParams::from_request_parts(&mut parts, state).await {
-        Ok(params) => params
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        Err(_) => Vec::new(),
+fn binder(mut parts: Parts, body: Bytes) -> (Binder, Extensions) {
+    // The router's parameters are ready at once (the extractor does not wait on anything).
+    let path = match RawPathParams::from_request_parts(&mut parts, &()).now_or_never() {
+        Some(Ok(params)) => PathParams::Routed(params),
+        _ => PathParams::Owned(Vec::new()),
     };
     let mut form: Vec<(String, String)> = parts
         .uri
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let body = read_body(body).await?;
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
+    let is_form = crate::header::get(&parts.headers, &header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if is_form {
         form.extend(form_urlencoded::parse(&body).into_owned());
     }
-    let binder = Binder::new(path, form, parts.headers, body);
-    Ok((binder, parts.extensions))
+    let binder = Binder {
+        path,
+        form,
+        headers: parts.headers,
+        body,
+        json: None,
+    };
+    (binder, parts.extensions)
 }
 
 /// Reads a whole body; a `MaxBytes` overflow becomes 413.

@@ -110,7 +110,7 @@ impl Ids {
     /// valid. Parsed here rather than by OpenTelemetry's propagator, which builds a whole
     /// context (with allocations) per request to read these 55 bytes.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let v = headers.get(TRACEPARENT)?.as_bytes();
+        let v = crate::header::get(headers, &TRACEPARENT)?.as_bytes();
         // Later versions may append fields after the flags; version ff is invalid.
         if v.len() < 55 || (v.len() > 55 && v[55] != b'-') || &v[..2] == b"ff" {
             return None;

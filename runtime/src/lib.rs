@@ -13,6 +13,7 @@ mod current;
 pub mod deadline;
 mod devserver;
 pub mod error;
+mod header;
 pub mod ids;
 mod lifecycle;
 pub mod load;

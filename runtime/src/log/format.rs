@@ -1,6 +1,7 @@
 //! The text of a log line: go-zero's JSON (or plain) layout, written straight into a reused
 //! buffer without going through `serde` or `tracing_subscriber::fmt`.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use tracing::field::{Field, Visit};
@@ -577,15 +578,21 @@ pub(super) enum Body<'a> {
 
 impl GoZeroFormat {
     /// The text of a [`Deferred`] line.
-    pub(super) fn render(&self, p: &Deferred, out: &mut String) {
-        let mut duration = String::new();
-        Ms(p.duration).push(&mut duration);
-        let fields = [("duration", duration.as_str())];
-        let body = Body::Direct {
-            content: &p.content,
-            fields: &fields,
-        };
-        let caller = Some(Caller::Site(p.site));
-        let _ = self.format_at(p.at, &p.level, p.ids.as_ref(), caller, body, out);
+    pub(super) fn render(&self, p: &Deferred, content: &str, out: &mut String) {
+        thread_local! {
+            /// The `duration` field's text, its buffer kept from one line to the next.
+            static DURATION: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        DURATION.with_borrow_mut(|duration| {
+            duration.clear();
+            Ms(p.duration).push(duration);
+            let fields = [("duration", duration.as_str())];
+            let body = Body::Direct {
+                content,
+                fields: &fields,
+            };
+            let caller = Some(Caller::Site(p.site));
+            let _ = self.format_at(p.at, &p.level, p.ids.as_ref(), caller, body, out);
+        });
     }
 }

@@ -54,35 +54,33 @@ pub(crate) struct Deferred {
     level: Level,
     ids: Option<Ids>,
     site: &'static Callsite,
-    content: String,
     duration: std::time::Duration,
 }
 
 /// Writes a line with `content` and a `duration` field as an event at `level` written at
 /// `site` would be written, inside the current request (its ids), but formatted later by the
-/// writer thread, in a batch: this is for the line every request writes. Gives `content`
-/// back when the runtime's logger is not the installed subscriber (the caller then logs
-/// through `tracing`).
+/// writer thread, in a batch: this is for the line every request writes. False when the
+/// runtime's logger is not the installed subscriber (the caller then logs through `tracing`).
 pub(crate) fn defer(
     level: Level,
     site: &'static Callsite,
-    content: String,
+    content: &str,
     duration: std::time::Duration,
-) -> Result<(), String> {
+) -> bool {
     let Some(d) = DIRECT.get() else {
-        return Err(content);
+        return false;
     };
     if level <= d.level {
-        d.writer.write_later(Deferred {
+        let line = Deferred {
             at: since_epoch(),
             level,
             ids: ids::current(),
             site,
-            content,
             duration,
-        });
+        };
+        d.writer.write_later(line, content);
     }
-    Ok(())
+    true
 }
 
 static GUARD: Mutex<Option<BatchGuard<Deferred>>> = Mutex::new(None);
@@ -160,8 +158,11 @@ where
         &service,
     ));
     let render = format.clone();
-    let (writer, guard) = writer::spawn(out, Box::new(move |p, out| render.render(p, out)))
-        .map_err(|e| format!("Log: cannot start the log writer thread: {e}"))?;
+    let (writer, guard) = writer::spawn(
+        out,
+        Box::new(move |p, text, out| render.render(p, text, out)),
+    )
+    .map_err(|e| format!("Log: cannot start the log writer thread: {e}"))?;
     *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
     let level = max_level(conf.level);
     *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Direct {

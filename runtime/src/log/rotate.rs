@@ -497,7 +497,8 @@ mod tests {
     fn through_the_batch_writer() {
         let dir = tempfile::tempdir().unwrap();
         let f = SizeRotatingFile::open(dir.path(), "svc", 4096, KEEP_ALL).unwrap();
-        let (w, guard) = crate::log::writer::spawn::<()>(Box::new(f), Box::new(|_, _| {})).unwrap();
+        let (w, guard) =
+            crate::log::writer::spawn::<()>(Box::new(f), Box::new(|_, _, _| {})).unwrap();
         let input = lines(5000);
         for l in &input {
             w.write_line(l.as_bytes());

@@ -80,7 +80,7 @@ impl std::io::Write for Buf {
 
 fn capture(json: bool, f: impl FnOnce()) -> String {
     let buf = Buf::default();
-    let (writer, guard) = writer::spawn(Box::new(buf.clone()), Box::new(|_, _| {})).unwrap();
+    let (writer, guard) = writer::spawn(Box::new(buf.clone()), Box::new(|_, _, _| {})).unwrap();
     let layer = GoZeroLayer {
         format: Arc::new(GoZeroFormat::new(json, true, "svc")),
         writer,
@@ -100,17 +100,18 @@ fn deferred_lines_keep_their_place_and_fields() {
     let write = |json: bool| {
         let buf = Buf::default();
         let format = Arc::new(GoZeroFormat::new(json, true, "svc"));
-        let render: writer::Render<Deferred> = Box::new(move |p, out| format.render(p, out));
+        let render: writer::Render<Deferred> =
+            Box::new(move |p, text, out| format.render(p, text, out));
         let (writer, guard) = writer::spawn(Box::new(buf.clone()), render).unwrap();
         writer.write_line(b"first\n");
-        writer.write_later(Deferred {
+        let line = Deferred {
             at: std::time::Duration::from_millis(1_700_000_000_123),
             level: Level::INFO,
             ids: Ids::from_hex(TRACE, SPAN, true),
             site: &SITE,
-            content: "[HTTP] 200 - GET /a?q=\"x\" - -".into(),
             duration: std::time::Duration::from_micros(1_460),
-        });
+        };
+        writer.write_later(line, "[HTTP] 200 - GET /a?q=\"x\" - -");
         writer.write_line(b"last\n");
         drop(guard);
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()

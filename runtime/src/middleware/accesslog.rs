@@ -3,6 +3,7 @@
 //! a second line carries the request and response headers (credentials redacted), like
 //! go-zero's detailed log handler (which also dumps bodies; this one does not buffer them).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -92,6 +93,38 @@ fn push_remote(out: &mut String, remote: Option<SocketAddr>) {
     }
 }
 
+thread_local! {
+    /// Access-line buffers of this thread, reused from one request to the next: the log
+    /// writer copies a line's text, and the buffer stays here (allocating it per request on
+    /// this thread and freeing it on the writer's took glibc's slow path on both).
+    static SPARE_LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty line buffer with room for `capacity` bytes.
+fn line_buffer(capacity: usize) -> String {
+    let spare = SPARE_LINES
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten();
+    let mut line = spare.unwrap_or_default();
+    line.reserve(capacity);
+    line
+}
+
+/// Keeps `line` for a later request (up to 64 buffers of at most 4 KiB each per thread).
+fn recycle(mut line: String) {
+    if line.capacity() > 4096 {
+        return;
+    }
+    line.clear();
+    let _ = SPARE_LINES.try_with(|s| {
+        let mut spare = s.borrow_mut();
+        if spare.len() < 64 {
+            spare.push(line);
+        }
+    });
+}
+
 /// How the access line starts; the status goes in place of `000` once known.
 const HEAD: &str = "[HTTP] 000 - ";
 const STATUS: std::ops::Range<usize> = 7..10;
@@ -115,10 +148,10 @@ impl Stage for AccessLog {
     type Ticket = Seen;
 
     fn admit(&self, req: &mut Request, now: Instant) -> Result<Seen, Refusal> {
-        let agent = req.headers().get(http::header::USER_AGENT);
+        let agent = crate::header::get(req.headers(), &http::header::USER_AGENT);
         let agent = agent.and_then(|v| v.to_str().ok()).unwrap_or("-");
         let path = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-        let mut line = String::with_capacity(HEAD.len() + 40 + path + agent.len());
+        let mut line = line_buffer(HEAD.len() + 40 + path + agent.len());
         line.push_str(HEAD);
         line.push_str(req.method().as_str());
         line.push(' ');
@@ -157,9 +190,10 @@ impl Stage for AccessLog {
         // (skipping tracing's dispatch, for the one line every request writes); else through
         // tracing.
         static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
-        if let Err(line) = crate::log::defer(Level::INFO, &SITE, line, elapsed) {
-            tracing::info!(target: "access", message = line, duration = %Ms(elapsed));
+        if !crate::log::defer(Level::INFO, &SITE, &line, elapsed) {
+            tracing::info!(target: "access", message = line.as_str(), duration = %Ms(elapsed));
         }
+        recycle(line);
         if let Some((request, h)) = details {
             tracing::info!(
                 target: "access",

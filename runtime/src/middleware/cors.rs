@@ -77,7 +77,7 @@ impl Stage for Cors {
     type Ticket = Option<HeaderValue>;
 
     fn admit(&self, req: &mut Request, _now: Instant) -> Result<Option<HeaderValue>, Refusal> {
-        let Some(origin) = req.headers().get(ORIGIN) else {
+        let Some(origin) = crate::header::get(req.headers(), &ORIGIN) else {
             return Ok(None);
         };
         let allowed = self.allow(origin);

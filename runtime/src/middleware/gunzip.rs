@@ -27,8 +27,7 @@ impl Gunzip {
 
     /// Whether the request has a gzip body.
     pub fn applies(&self, req: &Request) -> bool {
-        req.headers()
-            .get(header::CONTENT_ENCODING)
+        crate::header::get(req.headers(), &header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"))
     }

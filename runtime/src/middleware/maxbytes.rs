@@ -21,9 +21,7 @@ impl Stage for MaxBytes {
 
     fn admit(&self, req: &mut Request, _now: Instant) -> Result<(), Refusal> {
         use http_body::Body as _;
-        let declared = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
+        let declared = crate::header::get(req.headers(), &http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.0) {

@@ -60,7 +60,7 @@ fn log_call(code: tonic::Code, elapsed: Duration, slow: Duration, method: &str, 
     // (skipping tracing's dispatch, for the one line every call writes), as REST's access
     // line; else through tracing.
     static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
-    if let Err(line) = crate::log::defer(Level::INFO, &SITE, line, elapsed) {
+    if !crate::log::defer(Level::INFO, &SITE, &line, elapsed) {
         tracing::info!(target: "access", duration = %Ms(elapsed), "{line}");
     }
     if elapsed > slow {
