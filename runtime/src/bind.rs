@@ -24,9 +24,9 @@
 //!
 //! and its handler takes [`Bound<ListReq>`]. Any failure is a 400 naming the field.
 
-use axum::body::Body;
 use std::future::{Future, Ready};
 
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use bytes::Bytes;
 use futures_util::FutureExt;

@@ -75,6 +75,16 @@ struct Ends {
     errors: BTreeMap<String, u64>,
 }
 
+impl Ends {
+    /// Counts a stream that ended (or was refused) with `status`.
+    fn error(&mut self, status: &tonic::Status) {
+        *self
+            .errors
+            .entry(format!("{:?}", status.code()))
+            .or_default() += 1;
+    }
+}
+
 /// Reads streams on `client` until `--once`'s single stream has ended (or forever: the caller
 /// stops counting at the deadline).
 async fn reader(
@@ -88,12 +98,7 @@ async fn reader(
         let mut stream = match client.watch(WatchRequest { count }).await {
             Ok(resp) => resp.into_inner(),
             Err(status) => {
-                *ends
-                    .lock()
-                    .unwrap()
-                    .errors
-                    .entry(format!("{:?}", status.code()))
-                    .or_default() += 1;
+                ends.lock().unwrap().error(&status);
                 // A refused call: don't spin on it.
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 if once {
@@ -123,12 +128,7 @@ async fn reader(
                     break;
                 }
                 Err(status) => {
-                    *ends
-                        .lock()
-                        .unwrap()
-                        .errors
-                        .entry(format!("{:?}", status.code()))
-                        .or_default() += 1;
+                    ends.lock().unwrap().error(&status);
                     break;
                 }
             }
