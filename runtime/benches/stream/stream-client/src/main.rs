@@ -57,7 +57,7 @@ fn parse_args() -> Result<Args, String> {
             s => return Err(format!("unexpected argument {s}")),
         }
     }
-    if a.url.is_empty() || a.streams == 0 || a.count <= 0 || !(a.secs > 0.0) {
+    if a.url.is_empty() || a.streams == 0 || a.count <= 0 || a.secs.is_nan() || a.secs <= 0.0 {
         return Err("a URL, C > 0, N > 0 and SECS > 0 are needed".into());
     }
     Ok(a)
