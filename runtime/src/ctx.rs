@@ -3,7 +3,7 @@
 //! claims, and a logger whose lines carry the trace wherever they are written.
 //!
 //! Generated REST handlers extract it (`Call(ctx, req)`, or `ctx: Ctx` for a route without a
-//! request type), generated gRPC glue builds it from the call ([`Ctx::from_grpc`]); both pass
+//! request type), generated gRPC glue builds it from the call ([`Ctx::split_grpc`]); both pass
 //! `&ctx` to logic right after the service context.
 //! Tests build one with [`Ctx::default`] and the `with_*` methods.
 
@@ -45,6 +45,21 @@ impl Ctx {
             headers: request.metadata().clone().into_headers(),
             claims: request.extensions().get::<Claims>().cloned(),
         }
+    }
+
+    /// The context of the gRPC call `request` (as [`Ctx::from_grpc`]) and its message: the
+    /// metadata moves into the context instead of being copied.
+    pub fn split_grpc<T>(request: tonic::Request<T>) -> (Ctx, T) {
+        let peer = request.remote_addr().or_else(peer::current);
+        let (metadata, extensions, message) = request.into_parts();
+        let ctx = Ctx {
+            ids: ids::current(),
+            deadline: extensions.get::<RequestDeadline>().map(|d| d.0),
+            peer,
+            headers: metadata.into_headers(),
+            claims: extensions.get::<Claims>().cloned(),
+        };
+        (ctx, message)
     }
 
     /// The W3C trace id (32 hex digits), if the request is traced.
@@ -234,6 +249,17 @@ mod tests {
         let ctx = Ctx::from_grpc(&request);
         assert_eq!(ctx.deadline(), Some(at));
         assert!(ctx.remaining().unwrap() <= Duration::from_millis(1500));
+
+        // Split: the same context, and the message.
+        let mut request = tonic::Request::new(7u8);
+        request
+            .metadata_mut()
+            .insert("x-site", "berlin".parse().unwrap());
+        request.extensions_mut().insert(RequestDeadline(at));
+        let (ctx, message) = Ctx::split_grpc(request);
+        assert_eq!(message, 7);
+        assert_eq!(ctx.header("x-site"), Some("berlin"));
+        assert_eq!(ctx.deadline(), Some(at));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod format;
 mod layer;
+pub(crate) mod line;
 mod rotate;
 mod writer;
 

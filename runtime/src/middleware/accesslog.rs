@@ -3,8 +3,6 @@
 //! a second line carries the request and response headers (credentials redacted), like
 //! go-zero's detailed log handler (which also dumps bodies; this one does not buffer them).
 
-use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -12,7 +10,7 @@ use axum::response::Response;
 use tracing::Level;
 
 use super::{Refusal, Stage};
-use crate::log::Ms;
+use crate::log::{Ms, line};
 
 /// The access-log middleware.
 #[derive(Clone, Copy)]
@@ -70,61 +68,6 @@ fn push_uri(out: &mut String, uri: &http::Uri) {
     }
 }
 
-/// Appends the client's address; IPv4 without the formatting machinery (this runs per
-/// request, and `SocketAddr`'s `Display` was the costliest part of the line).
-fn push_remote(out: &mut String, remote: Option<SocketAddr>) {
-    match remote {
-        Some(SocketAddr::V4(a)) => {
-            let mut n = itoa::Buffer::new();
-            for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                out.push_str(n.format(octet));
-            }
-            out.push(':');
-            out.push_str(n.format(a.port()));
-        }
-        Some(a) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{a}");
-        }
-        None => out.push('-'),
-    }
-}
-
-thread_local! {
-    /// Access-line buffers of this thread, reused from one request to the next: the log
-    /// writer copies a line's text, and the buffer stays here (allocating it per request on
-    /// this thread and freeing it on the writer's took glibc's slow path on both).
-    static SPARE_LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-/// An empty line buffer with room for `capacity` bytes.
-fn line_buffer(capacity: usize) -> String {
-    let spare = SPARE_LINES
-        .try_with(|s| s.borrow_mut().pop())
-        .ok()
-        .flatten();
-    let mut line = spare.unwrap_or_default();
-    line.reserve(capacity);
-    line
-}
-
-/// Keeps `line` for a later request (up to 64 buffers of at most 4 KiB each per thread).
-fn recycle(mut line: String) {
-    if line.capacity() > 4096 {
-        return;
-    }
-    line.clear();
-    let _ = SPARE_LINES.try_with(|s| {
-        let mut spare = s.borrow_mut();
-        if spare.len() < 64 {
-            spare.push(line);
-        }
-    });
-}
-
 /// How the access line starts; the status goes in place of `000` once known.
 const HEAD: &str = "[HTTP] 000 - ";
 const STATUS: std::ops::Range<usize> = 7..10;
@@ -151,14 +94,14 @@ impl Stage for AccessLog {
         let agent = crate::header::get(req.headers(), &http::header::USER_AGENT);
         let agent = agent.and_then(|v| v.to_str().ok()).unwrap_or("-");
         let path = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-        let mut line = line_buffer(HEAD.len() + 40 + path + agent.len());
+        let mut line = line::buffer(HEAD.len() + 40 + path + agent.len());
         line.push_str(HEAD);
         line.push_str(req.method().as_str());
         line.push(' ');
         push_uri(&mut line, req.uri());
         let target_end = line.len();
         line.push_str(" - ");
-        push_remote(&mut line, crate::peer::of(req.extensions()));
+        line::push_remote(&mut line, crate::peer::of(req.extensions()));
         line.push_str(" - ");
         line.push_str(agent);
         Ok(Seen {
@@ -193,7 +136,7 @@ impl Stage for AccessLog {
         if !crate::log::defer(Level::INFO, &SITE, &line, elapsed) {
             tracing::info!(target: "access", message = line.as_str(), duration = %Ms(elapsed));
         }
-        recycle(line);
+        line::recycle(line);
         if let Some((request, h)) = details {
             tracing::info!(
                 target: "access",
@@ -221,9 +164,9 @@ mod tests {
         assert_eq!(Ms(Duration::from_micros(40)).to_string(), "0.0ms");
         assert_eq!(Ms(Duration::from_secs(3)).to_string(), "3000.0ms");
         let mut s = String::new();
-        push_remote(&mut s, Some("10.0.0.255:8080".parse().unwrap()));
-        push_remote(&mut s, Some("[::1]:80".parse().unwrap()));
-        push_remote(&mut s, None);
+        line::push_remote(&mut s, Some("10.0.0.255:8080".parse().unwrap()));
+        line::push_remote(&mut s, Some("[::1]:80".parse().unwrap()));
+        line::push_remote(&mut s, None);
         assert_eq!(s, "10.0.0.255:8080[::1]:80-");
         let mut s = String::new();
         push_uri(&mut s, &"/a/b?x=1&y=%20".parse().unwrap());

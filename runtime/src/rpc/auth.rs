@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use super::conf::RedisKeyConf;
 use super::intercept::status_response;
-use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done};
+use super::intercept::{CallFuture, Intercept, RpcRequest, RpcResponse, done};
 use crate::redis_conn::Redis;
 
 /// Metadata keys (go-zero's `appKey`, `tokenKey`).
@@ -149,16 +149,11 @@ pub(crate) fn credentials(headers: &http::HeaderMap) -> Option<(String, String)>
 pub(crate) struct Auth(pub(crate) Arc<Authenticator>);
 
 impl Intercept for Auth {
-    fn intercept<F>(
-        &self,
-        call: &Call,
-        req: RpcRequest,
-        next: impl FnOnce(RpcRequest) -> F,
-    ) -> CallFuture
+    fn intercept<F>(&self, req: RpcRequest, next: impl FnOnce(RpcRequest) -> F) -> CallFuture
     where
         F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
     {
-        if EXEMPT.iter().any(|p| call.method.starts_with(p)) {
+        if EXEMPT.iter().any(|p| req.uri().path().starts_with(p)) {
             let fut = next(req);
             return Box::pin(async move { done(fut.await) });
         }

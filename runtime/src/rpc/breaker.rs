@@ -4,13 +4,8 @@
 //! UNAVAILABLE without calling the handler (or the server).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use super::intercept::{
-    Call, CallFuture, Intercept, RpcRequest, RpcResponse, acceptable, done, on_end, status_response,
-};
 use crate::breaker::Breaker;
 
 /// One breaker per method, created on first use.
@@ -62,28 +57,18 @@ impl BreakerIntercept {
     }
 }
 
-impl Intercept for BreakerIntercept {
-    fn intercept<F>(
-        &self,
-        call: &Call,
-        req: RpcRequest,
-        next: impl FnOnce(RpcRequest) -> F,
-    ) -> CallFuture
-    where
-        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
-    {
-        if !self.known(&call.method) {
-            let fut = next(req);
-            return Box::pin(async move { done(fut.await) });
+impl BreakerIntercept {
+    /// The breaker a call to `method` reports to (none for unknown methods), or the refusal
+    /// of an open breaker.
+    pub(crate) fn admit(&self, method: &Arc<str>) -> Result<Option<Arc<Breaker>>, tonic::Status> {
+        if !self.known(method) {
+            return Ok(None);
         }
-        let breaker = self.breakers.get(&call.method);
-        if !breaker.allow() {
-            return Box::pin(std::future::ready(status_response(open_status())));
+        let breaker = self.breakers.get(method);
+        if breaker.allow() {
+            Ok(Some(breaker))
+        } else {
+            Err(open_status())
         }
-        let fut = next(req);
-        Box::pin(async move {
-            let resp = done(fut.await);
-            on_end(resp, move |code| breaker.record(acceptable(code)))
-        })
     }
 }

@@ -1,15 +1,14 @@
-//! The shape every server interceptor shares: an [`Intercept`] (its state plus an
-//! `intercept(call, req, next)`), made a tower layer by [`InterceptLayer`]. Like the REST
+//! What the server's interceptors and the client share: gRPC errors as trailers-only
+//! responses (`Status::into_http`), so every stage sees a plain `http::Response` and reads the
+//! outcome with [`code_of`]; the end of a call observed on its reply's body ([`observe`]);
+//! deadlines; and [`Intercept`], the shape of an interceptor that must wait for something
+//! before the handler runs (auth), made a tower layer by [`InterceptLayer`]. Like the REST
 //! middlewares' `Handle`, `next` is called at most once and before `intercept` returns, so the
 //! inner stack is called in place instead of being cloned per call.
-//!
-//! gRPC errors are answered as trailers-only responses (`Status::into_http`), so every layer
-//! sees a plain `http::Response` and reads the outcome with [`code_of`].
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,22 +22,10 @@ pub(crate) type RpcResponse = http::Response<Body>;
 /// The future an interceptor returns.
 pub(crate) type CallFuture = Pin<Box<dyn Future<Output = RpcResponse> + Send + 'static>>;
 
-/// What every interceptor knows about a call.
-#[derive(Clone, Debug)]
-pub(crate) struct Call {
-    /// `/package.Service/Method`.
-    pub(crate) method: Arc<str>,
-}
-
 /// A server interceptor.
 pub(crate) trait Intercept: Clone + Send + Sync + 'static {
     /// Handles one call.
-    fn intercept<F>(
-        &self,
-        call: &Call,
-        req: RpcRequest,
-        next: impl FnOnce(RpcRequest) -> F,
-    ) -> CallFuture
+    fn intercept<F>(&self, req: RpcRequest, next: impl FnOnce(RpcRequest) -> F) -> CallFuture
     where
         F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static;
 }
@@ -74,6 +61,14 @@ pub(crate) fn code_of(resp: &RpcResponse) -> tonic::Code {
     }
 }
 
+/// Whether `resp` is the whole answer (errors, refusals): nothing follows in a body.
+fn trailers_only(resp: &RpcResponse) -> bool {
+    resp.extensions().get::<tonic::Status>().is_some()
+        || resp.headers().contains_key("grpc-status")
+        || resp.status() != http::StatusCode::OK
+        || http_body::Body::is_end_stream(resp.body())
+}
+
 /// Runs `f` with the call's final code when the call ends: at once for trailers-only answers
 /// (errors, refusals), otherwise when the body's trailers carry `grpc-status` (the end of a
 /// unary reply or of a stream). A body dropped before its end (client gone, connection
@@ -82,80 +77,7 @@ pub(crate) fn on_end(
     resp: RpcResponse,
     f: impl FnOnce(tonic::Code) + Send + 'static,
 ) -> RpcResponse {
-    let trailers_only = resp.extensions().get::<tonic::Status>().is_some()
-        || resp.headers().contains_key("grpc-status")
-        || resp.status() != http::StatusCode::OK
-        || http_body::Body::is_end_stream(resp.body());
-    if trailers_only {
-        f(code_of(&resp));
-        return resp;
-    }
-    resp.map(|inner| {
-        Body::new(EndObserved {
-            inner,
-            on_end: Some(Box::new(f)),
-        })
-    })
-}
-
-/// A response body that reports the call's final code once.
-struct EndObserved {
-    inner: Body,
-    on_end: Option<Box<dyn FnOnce(tonic::Code) + Send>>,
-}
-
-impl EndObserved {
-    fn finish(&mut self, code: tonic::Code) {
-        if let Some(f) = self.on_end.take() {
-            f(code);
-        }
-    }
-}
-
-impl http_body::Body for EndObserved {
-    type Data = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, tonic::Status>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref() {
-                    // Only the code: `Status::from_header_map` also decodes the message and
-                    // copies the other trailers, a cost every call paid for nothing.
-                    let code = trailers
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .map_or(tonic::Code::Unknown, tonic::Code::from_i32);
-                    this.finish(code);
-                }
-            }
-            Poll::Ready(Some(Err(status))) => this.finish(status.code()),
-            // Ended without trailers: not a proper gRPC answer.
-            Poll::Ready(None) => this.finish(tonic::Code::Unknown),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for EndObserved {
-    fn drop(&mut self) {
-        self.finish(tonic::Code::Cancelled);
-    }
+    observe(resp, None, Some(f))
 }
 
 /// Bounds the rest of a call (a streaming reply's body) by `sleep`, the call's deadline timer:
@@ -166,17 +88,37 @@ pub(crate) fn with_deadline(
     sleep: Pin<Box<tokio::time::Sleep>>,
     limit: Duration,
 ) -> RpcResponse {
-    let trailers_only = resp.extensions().get::<tonic::Status>().is_some()
-        || resp.headers().contains_key("grpc-status")
-        || http_body::Body::is_end_stream(resp.body());
-    if trailers_only {
+    let deadline = Deadline {
+        at: sleep.deadline(),
+        limit,
+        timer: Some(sleep),
+    };
+    observe(resp, Some(deadline), None::<fn(tonic::Code)>)
+}
+
+/// [`on_end`] and [`with_deadline`] in one body wrapper (one allocation for both).
+pub(crate) fn observe<E>(
+    resp: RpcResponse,
+    deadline: Option<Deadline>,
+    on_end: Option<E>,
+) -> RpcResponse
+where
+    E: FnOnce(tonic::Code) + Send + 'static,
+{
+    if trailers_only(&resp) {
+        if let Some(f) = on_end {
+            f(code_of(&resp));
+        }
+        return resp;
+    }
+    if deadline.is_none() && on_end.is_none() {
         return resp;
     }
     resp.map(|inner| {
-        Body::new(DeadlineBody {
+        Body::new(CallBody {
             inner,
-            sleep,
-            limit,
+            deadline,
+            on_end,
             expired: false,
         })
     })
@@ -187,14 +129,66 @@ pub(crate) fn deadline_status(limit: Duration) -> tonic::Status {
     tonic::Status::deadline_exceeded(format!("deadline exceeded after {}ms", limit.as_millis()))
 }
 
-struct DeadlineBody {
-    inner: Body,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+/// A call's deadline. Its timer is made the first time the call has to wait: most unary
+/// calls are answered on their first poll and never touch the timer wheel.
+pub(crate) struct Deadline {
+    at: tokio::time::Instant,
     limit: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub(crate) fn after(limit: Duration) -> Self {
+        Deadline {
+            at: tokio::time::Instant::now() + limit,
+            limit,
+            timer: None,
+        }
+    }
+
+    /// When it passes.
+    pub(crate) fn instant(&self) -> std::time::Instant {
+        self.at.into_std()
+    }
+
+    /// The limit it was made with.
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// Whether the deadline has passed; if not, `cx` is woken when it does.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let at = self.at;
+        self.timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)))
+            .as_mut()
+            .poll(cx)
+            .is_ready()
+    }
+}
+
+/// A response body that reports the call's final code once and, with a deadline, ends the
+/// reply with DEADLINE_EXCEEDED trailers when the deadline passes first.
+struct CallBody<E: FnOnce(tonic::Code)> {
+    inner: Body,
+    deadline: Option<Deadline>,
+    on_end: Option<E>,
     expired: bool,
 }
 
-impl http_body::Body for DeadlineBody {
+impl<E: FnOnce(tonic::Code)> CallBody<E> {
+    fn finish(&mut self, code: tonic::Code) {
+        if let Some(f) = self.on_end.take() {
+            f(code);
+        }
+    }
+}
+
+// Nothing in it is pinned structurally: `inner` is a boxed body, the timer is boxed.
+impl<E: FnOnce(tonic::Code)> Unpin for CallBody<E> {}
+
+impl<E: FnOnce(tonic::Code)> http_body::Body for CallBody<E> {
     type Data = bytes::Bytes;
     type Error = tonic::Status;
 
@@ -206,21 +200,53 @@ impl http_body::Body for DeadlineBody {
         if this.expired {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame);
+        if let Poll::Ready(polled) = Pin::new(&mut this.inner).poll_frame(cx) {
+            match &polled {
+                Some(Ok(frame)) => {
+                    if let Some(trailers) = frame.trailers_ref() {
+                        // Only the code: `Status::from_header_map` also decodes the message
+                        // and copies the other trailers, a cost every call paid for nothing.
+                        let code = trailers
+                            .get("grpc-status")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<i32>().ok())
+                            .map_or(tonic::Code::Unknown, tonic::Code::from_i32);
+                        this.finish(code);
+                    }
+                }
+                Some(Err(status)) => this.finish(status.code()),
+                // Ended without trailers: not a proper gRPC answer.
+                None => this.finish(tonic::Code::Unknown),
+            }
+            return Poll::Ready(polled);
         }
-        if this.sleep.as_mut().poll(cx).is_pending() {
+        let Some(deadline) = this.deadline.as_mut() else {
+            return Poll::Pending;
+        };
+        if !deadline.poll_expired(cx) {
             return Poll::Pending;
         }
         this.expired = true;
+        let status = deadline_status(deadline.limit);
+        this.finish(status.code());
         let mut trailers = http::HeaderMap::new();
         // A status always renders into headers.
-        let _ = deadline_status(this.limit).add_header(&mut trailers);
+        let _ = status.add_header(&mut trailers);
         Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
     }
 
     fn is_end_stream(&self) -> bool {
         self.expired || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<E: FnOnce(tonic::Code)> Drop for CallBody<E> {
+    fn drop(&mut self) {
+        self.finish(tonic::Code::Cancelled);
     }
 }
 
@@ -303,40 +329,10 @@ where
 
     fn call(&mut self, req: RpcRequest) -> Self::Future {
         use futures_util::FutureExt;
-        let call = match req.extensions().get::<Call>() {
-            Some(c) => c.clone(),
-            None => Call {
-                method: Arc::from(req.uri().path()),
-            },
-        };
         let inner = &mut self.inner;
         self.icpt
-            .intercept(&call, req, |r| inner.call(r))
+            .intercept(req, |r| inner.call(r))
             .map(Ok as fn(RpcResponse) -> Result<RpcResponse, Infallible>)
-    }
-}
-
-/// The outermost layer: names the call once (an `Arc<str>` of the path in the extensions) so
-/// the interceptors below don't each allocate it.
-#[derive(Clone, Debug)]
-pub(crate) struct NameCall<S>(pub(crate) S);
-
-impl<S> Service<RpcRequest> for NameCall<S>
-where
-    S: Service<RpcRequest>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: RpcRequest) -> S::Future {
-        let method: Arc<str> = Arc::from(req.uri().path());
-        req.extensions_mut().insert(Call { method });
-        self.0.call(req)
     }
 }
 

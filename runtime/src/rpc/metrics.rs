@@ -123,32 +123,3 @@ fn code_name(code: tonic::Code) -> &'static str {
     ];
     NAMES.get(code as usize).copied().unwrap_or("2")
 }
-
-/// The server's metrics interceptor.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Metered;
-
-impl super::intercept::Intercept for Metered {
-    fn intercept<F>(
-        &self,
-        call: &super::intercept::Call,
-        req: super::intercept::RpcRequest,
-        next: impl FnOnce(super::intercept::RpcRequest) -> F,
-    ) -> super::intercept::CallFuture
-    where
-        F: std::future::Future<
-                Output = Result<super::intercept::RpcResponse, std::convert::Infallible>,
-            > + Send
-            + 'static,
-    {
-        let start = std::time::Instant::now();
-        let method = call.method.clone();
-        let fut = next(req);
-        Box::pin(async move {
-            let resp = super::intercept::done(fut.await);
-            super::intercept::on_end(resp, move |code| {
-                get().server(&method, code, start.elapsed().as_secs_f64() * 1000.0);
-            })
-        })
-    }
-}

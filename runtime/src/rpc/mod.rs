@@ -2,8 +2,8 @@
 //! other with ([`RpcClient`]), configured like go-zero's `zrpc`.
 //!
 //! Server interceptors, outermost first (each can be switched off under `Middlewares`):
-//! recover → trace → access log → metrics → shedding (pro mode) → breaker (per method) →
-//! timeout → auth (`Auth: true`) → service. See `docs/runtime.md` (RPC).
+//! trace → access log → metrics → shedding (pro mode) → breaker (per method) → timeout →
+//! recover → auth (`Auth: true`) → service. See `docs/runtime.md` (RPC).
 
 mod accesslog;
 mod auth;
@@ -19,6 +19,7 @@ mod recover;
 mod resolve;
 mod server;
 mod shedding;
+mod stack;
 mod status;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! The RPC server: tonic with the built-in interceptors in a fixed order, gRPC health and
 //! reflection, the dev server, and graceful shutdown.
 //!
-//! Interceptors, outermost first (each can be switched off under `Middlewares`):
-//! recover → trace → access log → metrics → shedding (pro mode) → breaker (per method) →
-//! timeout → auth (`Auth: true`) → service.
+//! Interceptors, outermost first (each can be switched off under `Middlewares`; see
+//! [`super::stack`]): trace → access log → metrics → shedding (pro mode) → breaker (per
+//! method) → timeout → recover → auth (`Auth: true`) → service.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,12 +25,10 @@ use super::auth::{Auth, Authenticator};
 use super::breaker::{BreakerIntercept, Breakers};
 use super::conf::{RpcServerConf, split_host_port};
 use super::etcd::{Publisher, Registry, advertised as publish_addr};
-use super::intercept::{InterceptLayer, NameCall};
-use super::metrics::Metered;
-use super::recover::Recover;
+use super::intercept::InterceptLayer;
 use super::shedding::Shedding;
+use super::stack::{Interceptors, StackLayer};
 use super::timeout::Timeout;
-use super::trace::Trace;
 use crate::config::Mode;
 use crate::devserver::DevState;
 use crate::lifecycle::SideListeners;
@@ -193,25 +191,24 @@ impl RpcServer {
         let dev_addr = side.dev_addr;
 
         let on = c.middlewares;
-        let stack = ServiceBuilder::new()
-            .layer_fn(NameCall)
-            .option_layer(on.recover.then_some(InterceptLayer(Recover)))
-            .option_layer(on.trace.then_some(InterceptLayer(Trace)))
-            .option_layer((on.log && on.stat).then_some(InterceptLayer(AccessLog {
+        let interceptors = Interceptors {
+            trace: on.trace,
+            access_log: (on.log && on.stat).then_some(AccessLog {
                 slow: Duration::from_millis(c.log.slow_threshold),
-            })))
-            .option_layer(on.prometheus.then_some(InterceptLayer(Metered)))
-            .option_layer(self.shedder.clone().map(|s| InterceptLayer(Shedding(s))))
-            .option_layer(on.breaker.then(|| {
-                InterceptLayer(BreakerIntercept {
-                    breakers: self.breakers.clone(),
-                    services: self.services.clone().into(),
-                })
-            }))
-            .option_layer(
-                on.timeout
-                    .then(|| InterceptLayer(Timeout::new(c.timeout, &c.method_timeouts))),
-            )
+            }),
+            metrics: on.prometheus,
+            shedding: self.shedder.clone().map(Shedding),
+            breaker: on.breaker.then(|| BreakerIntercept {
+                breakers: self.breakers.clone(),
+                services: self.services.clone().into(),
+            }),
+            timeout: on
+                .timeout
+                .then(|| Timeout::new(c.timeout, &c.method_timeouts)),
+            recover: on.recover,
+        };
+        let stack = ServiceBuilder::new()
+            .layer(StackLayer(Arc::new(interceptors)))
             .option_layer(auth.map(|a| InterceptLayer(Auth(a))));
 
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,44 +1,31 @@
 //! Load shedding (`Mode: pro` only): go-zero's CPU-based adaptive shedder; a refused call
 //! answers RESOURCE_EXHAUSTED, as go-zero's `UnarySheddingInterceptor` does.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::sync::Arc;
 
-use super::intercept::{
-    Call, CallFuture, Intercept, RpcRequest, RpcResponse, done, on_end, status_response,
-};
-use crate::load::Shedder;
+use crate::load::{Promise, Shedder};
 
 /// The shedding interceptor (one shedder per server).
 #[derive(Clone)]
 pub(crate) struct Shedding(pub(crate) Arc<Shedder>);
 
-impl Intercept for Shedding {
-    fn intercept<F>(
-        &self,
-        call: &Call,
-        req: RpcRequest,
-        next: impl FnOnce(RpcRequest) -> F,
-    ) -> CallFuture
-    where
-        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
-    {
-        let Some(promise) = self.0.allow() else {
-            tracing::error!(method = %call.method, "grpc shedding reject: {}", call.method);
-            let resp = status_response(tonic::Status::resource_exhausted("service overloaded"));
-            return Box::pin(std::future::ready(resp));
-        };
-        let fut = next(req);
-        Box::pin(async move {
-            let resp = done(fut.await);
-            on_end(resp, move |code| {
-                if code == tonic::Code::DeadlineExceeded {
-                    promise.fail();
-                } else {
-                    promise.pass();
-                }
-            })
+impl Shedding {
+    /// Admits a call to `method` (settle the promise with [`settle`] when it ends), or
+    /// refuses it.
+    pub(crate) fn admit(&self, method: &str) -> Result<Promise, tonic::Status> {
+        self.0.allow().ok_or_else(|| {
+            tracing::error!(method, "grpc shedding reject: {method}");
+            tonic::Status::resource_exhausted("service overloaded")
         })
+    }
+}
+
+/// Settles an admitted call's promise with its final code: only a missed deadline counts as
+/// a sign of overload.
+pub(crate) fn settle(promise: Promise, code: tonic::Code) {
+    if code == tonic::Code::DeadlineExceeded {
+        promise.fail();
+    } else {
+        promise.pass();
     }
 }

@@ -78,7 +78,7 @@ impl tonic::server::UnaryService<EchoReq> for EchoMethod {
             let trace_id = req
                 .extensions()
                 .get::<TraceContext>()
-                .map(|t| t.trace_id.clone())
+                .map(|t| t.trace_id())
                 .unwrap_or_default();
             let r = req.into_inner();
             if r.sleep_ms > 0 {
@@ -438,6 +438,27 @@ async fn a_panicking_handler_answers_internal_and_the_server_lives() {
     assert_eq!(echo(&client, msg("again")).await.unwrap().msg, "again");
     running.shutdown();
     running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn panics_count_as_failures_for_the_breaker() {
+    let running = serve(conf(), Echo::default()).await;
+    let client = client_for(&running, |c| c.middlewares.breaker = false).await;
+    let panicking = EchoReq {
+        panic: true,
+        ..msg("boom")
+    };
+    for _ in 0..2000 {
+        let err = echo(&client, panicking.clone()).await.unwrap_err();
+        if err.code() == Code::Unavailable {
+            assert!(err.message().contains("circuit breaker is open"), "{err:?}");
+            running.shutdown();
+            running.wait().await.unwrap();
+            return;
+        }
+        assert_eq!(err.code(), Code::Internal, "{err:?}");
+    }
+    panic!("2000 panics and the breaker never opened");
 }
 
 #[tokio::test]

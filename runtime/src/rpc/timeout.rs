@@ -2,16 +2,11 @@
 //! handler is dropped and the call answers DEADLINE_EXCEEDED.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::conf::MethodTimeoutConf;
-use super::intercept::{
-    Call, CallFuture, Intercept, RpcRequest, RpcResponse, deadline_status, done,
-    parse_grpc_timeout, status_response, with_deadline,
-};
+use super::intercept::{Deadline, RpcRequest, parse_grpc_timeout};
 
 /// The timeout interceptor: `Timeout` (`None`: only the client's deadline) and the
 /// per-method overrides of `MethodTimeouts`.
@@ -49,45 +44,18 @@ pub(crate) fn effective(conf: Option<Duration>, headers: &http::HeaderMap) -> Op
     }
 }
 
-impl Intercept for Timeout {
-    fn intercept<F>(
-        &self,
-        call: &Call,
-        req: RpcRequest,
-        next: impl FnOnce(RpcRequest) -> F,
-    ) -> CallFuture
-    where
-        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
-    {
-        let conf = match self.methods.get(&*call.method) {
+impl Timeout {
+    /// The deadline of a call to `method`, if anything limits it; the handler finds it as its
+    /// `Ctx::deadline`.
+    pub(crate) fn start(&self, method: &str, req: &mut RpcRequest) -> Option<Deadline> {
+        let conf = match self.methods.get(method) {
             Some(t) => *t,
             None => self.default,
         };
-        let deadline = effective(conf, req.headers());
-        let mut req = req;
-        if let Some(d) = deadline {
-            // For the handler's `Ctx::deadline`.
-            req.extensions_mut()
-                .insert(crate::deadline::RequestDeadline(
-                    std::time::Instant::now() + d,
-                ));
-        }
-        let fut = next(req);
-        match deadline {
-            None => Box::pin(async move { done(fut.await) }),
-            Some(d) => Box::pin(async move {
-                // One timer for the whole call: first the handler, then a streaming body.
-                let mut sleep = Box::pin(tokio::time::sleep(d));
-                let answered = tokio::select! {
-                    r = fut => Some(r),
-                    () = &mut sleep => None,
-                };
-                match answered {
-                    Some(r) => with_deadline(done(r), sleep, d),
-                    None => status_response(deadline_status(d)),
-                }
-            }),
-        }
+        let deadline = Deadline::after(effective(conf, req.headers())?);
+        req.extensions_mut()
+            .insert(crate::deadline::RequestDeadline(deadline.instant()));
+        Some(deadline)
     }
 }
 

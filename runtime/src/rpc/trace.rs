@@ -3,35 +3,46 @@
 //! a [`TraceContext`] in the request's extensions. The client side injects the caller's
 //! context into outgoing metadata ([`inject`]).
 
-use std::convert::Infallible;
-use std::future::Future;
-
 use opentelemetry::propagation::{Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::intercept::{Call, CallFuture, Intercept, RpcRequest, RpcResponse, done};
-use crate::ids::{self, Ids, TRACEPARENT, WithIds};
+use super::intercept::RpcRequest;
+use crate::current::Restore;
+use crate::ids::{self, Ids, TRACEPARENT};
 
 /// The trace and span ids of the call being served, in the request's extensions:
-/// `request.extensions().get::<TraceContext>()` in a handler.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceContext {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// 16 hex digits: this server span.
-    pub span_id: String,
-    /// Whether the trace is sampled.
-    pub sampled: bool,
-}
+/// `request.extensions().get::<TraceContext>()` in a handler (generated code reads them
+/// from its `Ctx`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceContext(Ids);
 
 impl TraceContext {
+    /// The ids as numbers.
+    pub fn ids(&self) -> Ids {
+        self.0
+    }
+
+    /// 32 hex digits.
+    pub fn trace_id(&self) -> String {
+        self.0.trace_id()
+    }
+
+    /// 16 hex digits: this server span.
+    pub fn span_id(&self) -> String {
+        self.0.span_id()
+    }
+
+    /// Whether the trace is sampled.
+    pub fn sampled(&self) -> bool {
+        self.0.sampled
+    }
+
     /// The W3C `traceparent` value of this span.
     pub fn traceparent(&self) -> String {
-        let flags = if self.sampled { "01" } else { "00" };
-        format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
+        let flags = if self.0.sampled { "01" } else { "00" };
+        format!("00-{}-{}-{flags}", self.trace_id(), self.span_id())
     }
 }
 
@@ -50,17 +61,12 @@ impl Injector for HeadersMut<'_> {
 
 impl From<Ids> for TraceContext {
     fn from(ids: Ids) -> Self {
-        TraceContext {
-            trace_id: ids.trace_id(),
-            span_id: ids.span_id(),
-            sampled: ids.sampled,
-        }
+        TraceContext(ids)
     }
 }
 
-/// How to log as part of a call after its future is done (when a streaming or unary reply's
-/// trailers pass): the ids or the span of the call, in the request's extensions.
-#[derive(Clone)]
+/// The ids (and, when spans are exported, the span) of a call being served: current while
+/// its handler is polled, and while the lines written at its end are.
 pub(crate) enum CallIds {
     /// No exporter: the ids ride with the call.
     Ids(Ids),
@@ -69,70 +75,49 @@ pub(crate) enum CallIds {
 }
 
 impl CallIds {
-    /// Runs `f` (which logs) as part of the call.
-    pub(crate) fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// Makes the call current on this thread until the guard drops.
+    pub(crate) fn enter(&self) -> (Restore<Ids>, Option<tracing::span::Entered<'_>>) {
         match self {
-            CallIds::Ids(ids) => ids::with_ids(*ids, f),
-            CallIds::Span(span, ids) => ids::with_ids(*ids, || span.in_scope(f)),
+            CallIds::Ids(ids) => (ids::enter(*ids), None),
+            CallIds::Span(span, ids) => (ids::enter(*ids), Some(span.enter())),
+        }
+    }
+
+    /// Records the call's final code on its span, if it has one.
+    pub(crate) fn record(&self, code: tonic::Code) {
+        if let CallIds::Span(span, _) = self {
+            span.record("rpc.grpc.status_code", code as i32);
         }
     }
 }
 
-/// The server's tracing interceptor.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Trace;
-
-impl Intercept for Trace {
-    fn intercept<F>(
-        &self,
-        call: &Call,
-        mut req: RpcRequest,
-        next: impl FnOnce(RpcRequest) -> F,
-    ) -> CallFuture
-    where
-        F: Future<Output = Result<RpcResponse, Infallible>> + Send + 'static,
-    {
-        if !crate::setup::otel_enabled() {
-            // No exporter: no tracing span; the ids ride with the call's future (as in REST).
-            let ids = Ids::child_of(Ids::from_headers(req.headers()));
-            req.extensions_mut().insert(TraceContext::from(ids));
-            // For lines written when the call ends, outside this future (see `on_end`).
-            req.extensions_mut().insert(CallIds::Ids(ids));
-            let fut = ids::with_ids(ids, || next(req));
-            return Box::pin(WithIds::new(ids, async move { done(fut.await) }));
-        }
-        let parent = crate::telemetry::parent_context(req.headers());
-        let span = tracing::info_span!(
-            "grpc",
-            otel.name = %call.method,
-            otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.method = %call.method,
-            rpc.grpc.status_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        let _ = span.set_parent(parent);
-        let ids =
-            Ids::of_span(&span).unwrap_or_else(|| Ids::child_of(Ids::from_headers(req.headers())));
-        let tc = TraceContext::from(ids);
-        span.record("trace_id", tc.trace_id.as_str());
-        span.record("span_id", tc.span_id.as_str());
-        req.extensions_mut().insert(tc);
-        req.extensions_mut()
-            .insert(CallIds::Span(span.clone(), ids));
-        let fut = {
-            let _enter = span.enter();
-            next(req)
-        };
-        Box::pin(async move {
-            let resp = done(fut.instrument(span.clone()).await);
-            // The span lasts until the call ends (a stream's last message).
-            super::intercept::on_end(resp, move |code| {
-                span.record("rpc.grpc.status_code", code as i32);
-            })
-        })
+/// Starts serving a call to `method`: its ids (a child of the caller's `traceparent`) and,
+/// when spans are exported, its span; the handler finds them as a [`TraceContext`].
+pub(crate) fn start(method: &str, req: &mut RpcRequest) -> CallIds {
+    if !crate::setup::otel_enabled() {
+        // No exporter: no tracing span; the ids ride with the call's future (as in REST).
+        let ids = Ids::child_of(Ids::from_headers(req.headers()));
+        req.extensions_mut().insert(TraceContext(ids));
+        return CallIds::Ids(ids);
     }
+    let parent = crate::telemetry::parent_context(req.headers());
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = %method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    let _ = span.set_parent(parent);
+    let ids =
+        Ids::of_span(&span).unwrap_or_else(|| Ids::child_of(Ids::from_headers(req.headers())));
+    span.record("trace_id", ids.trace_id().as_str());
+    span.record("span_id", ids.span_id().as_str());
+    req.extensions_mut().insert(TraceContext(ids));
+    CallIds::Span(span, ids)
 }
 
 /// The ids an outgoing call continues: the current OpenTelemetry span's when exporting, else

@@ -23,7 +23,7 @@ impl TrialHandler {
 #[tonic::async_trait]
 impl trial_rpc::pb::trial::trial_server::Trial for TrialHandler {
     async fn get_trial_info(&self, request: Request<trial_rpc::pb::trial::GetTrialRequest>) -> Result<Response<trial_rpc::pb::trial::TrialInfo>, Status> {
-        let ctx = Ctx::from_grpc(&request);
-        crate::logic::trial::get_trial_info::get_trial_info(&self.svc, &ctx, request.into_inner()).await.map(Response::new)
+        let (ctx, req) = Ctx::split_grpc(request);
+        crate::logic::trial::get_trial_info::get_trial_info(&self.svc, &ctx, req).await.map(Response::new)
     }
 }
