@@ -36,11 +36,16 @@ pub struct Ctx {
 impl Ctx {
     /// The context of the gRPC call `request`: its metadata, the caller's address, the
     /// deadline the server's timeout interceptor set (the smaller of `Timeout` and the
-    /// caller's `grpc-timeout`), and the trace ids current while the call is served.
+    /// caller's `grpc-timeout`; current while the handler is polled, as the trace ids are),
+    /// and the trace ids.
     pub fn from_grpc<T>(request: &tonic::Request<T>) -> Ctx {
         Ctx {
             ids: ids::current(),
-            deadline: request.extensions().get::<RequestDeadline>().map(|d| d.0),
+            deadline: request
+                .extensions()
+                .get::<RequestDeadline>()
+                .map(|d| d.0)
+                .or_else(deadline::current),
             peer: request.remote_addr().or_else(peer::current),
             headers: request.metadata().clone().into_headers(),
             claims: request.extensions().get::<Claims>().cloned(),
@@ -54,7 +59,10 @@ impl Ctx {
         let (metadata, extensions, message) = request.into_parts();
         let ctx = Ctx {
             ids: ids::current(),
-            deadline: extensions.get::<RequestDeadline>().map(|d| d.0),
+            deadline: extensions
+                .get::<RequestDeadline>()
+                .map(|d| d.0)
+                .or_else(deadline::current),
             peer,
             headers: metadata.into_headers(),
             claims: extensions.get::<Claims>().cloned(),

@@ -1,7 +1,7 @@
 //! The deadline of the request being served: the REST route's timeout counted from the
-//! request's arrival (current while the stack polls the handler, as the trace ids are), and
-//! for gRPC the smaller of `Timeout` and the caller's `grpc-timeout` (a request extension set
-//! by the timeout interceptor). Logic reads it through [`crate::Ctx::deadline`].
+//! request's arrival, and for gRPC the smaller of `Timeout` and the caller's `grpc-timeout`;
+//! current while the stack polls the handler, as the trace ids are. Logic reads it through
+//! [`crate::Ctx::deadline`].
 
 use std::cell::Cell;
 use std::time::Instant;
@@ -22,7 +22,7 @@ impl Current for RequestDeadline {
     }
 }
 
-/// The deadline of the REST request being polled on this thread, if its route has a timeout.
+/// The deadline of the request being polled on this thread, if something limits it.
 pub fn current() -> Option<Instant> {
     current::get::<RequestDeadline>().map(|d| d.0)
 }

@@ -138,10 +138,10 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline `limit` from now.
-    pub(crate) fn after(limit: Duration) -> Self {
+    /// A deadline `limit` after `start`.
+    pub(crate) fn new(start: std::time::Instant, limit: Duration) -> Self {
         Deadline {
-            at: tokio::time::Instant::now() + limit,
+            at: tokio::time::Instant::from_std(start + limit),
             limit,
             timer: None,
         }

@@ -74,6 +74,33 @@ impl Side {
     }
 }
 
+/// One server method's series, kept so a call records without a lookup: the duration
+/// histogram, and the code counter of OK (other codes are looked up; they are rare).
+#[derive(Clone)]
+pub(crate) struct ServerSeries {
+    duration: Histogram,
+    ok: Counter,
+}
+
+impl ServerSeries {
+    /// Records one call to `method` that ended with `code` after `millis`.
+    pub(crate) fn observe(&self, method: &Arc<str>, code: tonic::Code, millis: f64) {
+        self.duration.observe(millis);
+        if code == tonic::Code::Ok {
+            self.ok.inc();
+        } else {
+            get()
+                .server
+                .codes
+                .get_or_create(&CodeLabels {
+                    method: method.clone(),
+                    code: code_name(code),
+                })
+                .inc();
+        }
+    }
+}
+
 pub(crate) struct RpcMetrics {
     registry: Registry,
     server: Side,
@@ -100,6 +127,27 @@ impl RpcMetrics {
     /// Records one call served.
     pub(crate) fn server(&self, method: &Arc<str>, code: tonic::Code, millis: f64) {
         self.server.observe(method, code, millis);
+    }
+
+    /// The series a server records `method`'s calls in.
+    pub(crate) fn server_series(&self, method: &Arc<str>) -> ServerSeries {
+        ServerSeries {
+            duration: self
+                .server
+                .duration
+                .get_or_create(&MethodLabels {
+                    method: method.clone(),
+                })
+                .clone(),
+            ok: self
+                .server
+                .codes
+                .get_or_create(&CodeLabels {
+                    method: method.clone(),
+                    code: code_name(tonic::Code::Ok),
+                })
+                .clone(),
+        }
     }
     /// Records one call made.
     pub(crate) fn client(&self, method: &Arc<str>, code: tonic::Code, millis: f64) {

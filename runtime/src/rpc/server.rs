@@ -14,7 +14,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::body::Body;
 use tonic::server::NamedService;
-use tonic::service::{Routes, RoutesBuilder};
 use tower::{Service, ServiceBuilder};
 
 /// A serving RPC server (the same handle as a REST server's).
@@ -22,10 +21,11 @@ pub use crate::lifecycle::Running as RunningRpc;
 
 use super::accesslog::AccessLog;
 use super::auth::{Auth, Authenticator};
-use super::breaker::{BreakerIntercept, Breakers};
 use super::conf::{RpcServerConf, split_host_port};
 use super::etcd::{Publisher, Registry, advertised as publish_addr};
 use super::intercept::InterceptLayer;
+use super::methods::Methods;
+use super::services::Services;
 use super::shedding::Shedding;
 use super::stack::{Interceptors, StackLayer};
 use super::timeout::Timeout;
@@ -38,11 +38,10 @@ use crate::metrics::Metrics;
 /// A gRPC service.
 pub struct RpcServer {
     conf: Arc<RpcServerConf>,
-    routes: RoutesBuilder,
+    routes: Services,
     services: Vec<String>,
     reflection: Vec<&'static [u8]>,
     shedder: Option<Arc<Shedder>>,
-    breakers: Arc<Breakers>,
     /// Why the log output could not be opened; `listen` refuses to start with it.
     log_error: Option<String>,
 }
@@ -63,11 +62,10 @@ impl RpcServer {
             .then(|| Arc::new(Shedder::new(conf.cpu_threshold, cpu)));
         RpcServer {
             conf: Arc::new(conf),
-            routes: Routes::builder(),
+            routes: Services::default(),
             services: Vec::new(),
             reflection: Vec::new(),
             shedder,
-            breakers: Arc::new(Breakers::default()),
             log_error,
         }
     }
@@ -89,7 +87,7 @@ impl RpcServer {
         S::Future: Send + 'static,
     {
         self.services.push(S::NAME.to_owned());
-        self.routes.add_service(svc);
+        self.routes.add(svc);
         self
     }
 
@@ -113,7 +111,8 @@ impl RpcServer {
         };
         match (build().build_v1(), build().build_v1alpha()) {
             (Ok(v1), Ok(v1alpha)) => {
-                self.routes.add_service(v1).add_service(v1alpha);
+                self.routes.add(v1);
+                self.routes.add(v1alpha);
             }
             (Err(e), _) | (_, Err(e)) => {
                 tracing::error!(error = %e, "gRPC reflection not served: bad descriptor set");
@@ -165,7 +164,7 @@ impl RpcServer {
 
         let health = if c.health {
             let (reporter, svc) = tonic_health::server::health_reporter();
-            self.routes.add_service(svc);
+            self.routes.add(svc);
             reporter
                 .set_service_status("", tonic_health::ServingStatus::Serving)
                 .await;
@@ -196,12 +195,8 @@ impl RpcServer {
             access_log: (on.log && on.stat).then_some(AccessLog {
                 slow: Duration::from_millis(c.log.slow_threshold),
             }),
-            metrics: on.prometheus,
+            methods: Methods::new(self.services.clone().into(), on.breaker, on.prometheus),
             shedding: self.shedder.clone().map(Shedding),
-            breaker: on.breaker.then(|| BreakerIntercept {
-                breakers: self.breakers.clone(),
-                services: self.services.clone().into(),
-            }),
             timeout: on
                 .timeout
                 .then(|| Timeout::new(c.timeout, &c.method_timeouts)),
@@ -212,7 +207,7 @@ impl RpcServer {
             .option_layer(auth.map(|a| InterceptLayer(Auth(a))));
 
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-        let app = stack.service(self.routes.routes().prepare());
+        let app = stack.service(self.routes.clone());
         let serve = serve(listener, app, drain_rx);
         let mut serve_task = tokio::spawn(serve);
         ready.store(true, Ordering::Relaxed);

@@ -21,10 +21,10 @@ use std::time::Instant;
 use tower::{Layer, Service};
 
 use super::accesslog::{self, AccessLog};
-use super::breaker::BreakerIntercept;
 use super::intercept::{
     Deadline, RpcRequest, RpcResponse, acceptable, deadline_status, observe, status_response,
 };
+use super::methods::{Method, Methods};
 use super::recover::recovered;
 use super::shedding::{self, Shedding};
 use super::timeout::Timeout;
@@ -32,13 +32,12 @@ use super::trace::{self, CallIds};
 use crate::load::Promise;
 
 /// Which interceptors a server runs, built once from its `Middlewares`.
-#[derive(Clone)]
 pub(crate) struct Interceptors {
     pub(crate) trace: bool,
     pub(crate) access_log: Option<AccessLog>,
-    pub(crate) metrics: bool,
+    /// Each method's breaker (when breakers are on) and metric series (when metrics are).
+    pub(crate) methods: Methods,
     pub(crate) shedding: Option<Shedding>,
-    pub(crate) breaker: Option<BreakerIntercept>,
     pub(crate) timeout: Option<Timeout>,
     pub(crate) recover: bool,
 }
@@ -76,50 +75,49 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: RpcRequest) -> Self::Future {
+    fn call(&mut self, req: RpcRequest) -> Self::Future {
         let on = &*self.on;
-        let method: Arc<str> = Arc::from(req.uri().path());
-        let ids = on.trace.then(|| trace::start(&method, &mut req));
+        let now = Instant::now();
+        let method = on.methods.get(req.uri().path());
         let mut ending = Ending {
-            start: Instant::now(),
+            start: now,
+            ids: on.trace.then(|| trace::start(&method.name, req.headers())),
             access_log: on.access_log.map(|log| (log, accesslog::remote(&req))),
-            metrics: on.metrics,
             promise: None,
-            breaker: None,
-            ids,
+            breaker: false,
             method,
         };
-        let refused = |resp, ending| StackFuture {
+        let refused = |status, ending| StackFuture {
             fut: None,
-            answer: Some(resp),
+            answer: Some(status_response(status)),
             ending: Some(ending),
             deadline: None,
             recover: false,
         };
         if let Some(shedding) = &on.shedding {
-            match shedding.admit(&ending.method) {
+            match shedding.admit(&ending.method.name, now) {
                 Ok(promise) => ending.promise = Some(promise),
-                Err(status) => return refused(status_response(status), ending),
+                Err(status) => return refused(status, ending),
             }
         }
-        if let Some(breakers) = &on.breaker {
-            match breakers.admit(&ending.method) {
-                Ok(breaker) => ending.breaker = breaker,
-                Err(status) => return refused(status_response(status), ending),
+        if let Some(breaker) = &ending.method.breaker {
+            if !breaker.allow() {
+                return refused(super::breaker::open_status(), ending);
             }
+            ending.breaker = true;
         }
         let deadline = on
             .timeout
             .as_ref()
-            .and_then(|t| t.start(&ending.method, &mut req));
+            .and_then(|t| t.start(&ending.method.name, req.headers(), now));
         // Services only build their future here (work starts when it is polled), but a panic
         // while building it is recovered all the same.
         let fut = {
-            let _current = ending.ids.as_ref().map(CallIds::enter);
+            let _current = Current::enter(&ending, deadline.as_ref());
             let inner = &mut self.inner;
             if on.recover {
                 std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(req)))
-                    .map_err(|payload| recovered(&ending.method, &*payload))
+                    .map_err(|payload| recovered(&ending.method.name, &*payload))
             } else {
                 Ok(inner.call(req))
             }
@@ -132,7 +130,32 @@ where
                 deadline,
                 recover: on.recover,
             },
-            Err(resp) => refused(resp, ending),
+            Err(resp) => StackFuture {
+                fut: None,
+                answer: Some(resp),
+                ending: Some(ending),
+                deadline: None,
+                recover: false,
+            },
+        }
+    }
+}
+
+/// What the handler finds current while it is polled: the call's ids (and span), and its
+/// deadline (`Ctx::deadline`).
+struct Current<'a> {
+    _ids: Option<(
+        crate::current::Restore<crate::ids::Ids>,
+        Option<tracing::span::Entered<'a>>,
+    )>,
+    _deadline: Option<crate::current::Restore<crate::deadline::RequestDeadline>>,
+}
+
+impl<'a> Current<'a> {
+    fn enter(ending: &'a Ending, deadline: Option<&Deadline>) -> Self {
+        Current {
+            _ids: ending.ids.as_ref().map(CallIds::enter),
+            _deadline: deadline.map(|d| crate::deadline::enter(d.instant())),
         }
     }
 }
@@ -166,10 +189,11 @@ where
             Some(fut) => {
                 let ending = this.ending.as_ref().expect("a running call has its ending");
                 let polled = {
-                    let _current = ending.ids.as_ref().map(CallIds::enter);
+                    let _current = Current::enter(ending, this.deadline.as_ref());
                     if *this.recover {
-                        std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
-                            .unwrap_or_else(|p| Poll::Ready(Ok(recovered(&ending.method, &*p))))
+                        std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))).unwrap_or_else(
+                            |p| Poll::Ready(Ok(recovered(&ending.method.name, &*p))),
+                        )
                     } else {
                         fut.poll(cx)
                     }
@@ -196,40 +220,39 @@ where
 /// Everything that reports a call's outcome, run once when it ends (its reply's last frame,
 /// or at once for a trailers-only answer).
 struct Ending {
-    method: Arc<str>,
+    method: Arc<Method>,
     start: Instant,
     ids: Option<CallIds>,
     access_log: Option<(AccessLog, Option<SocketAddr>)>,
-    metrics: bool,
     promise: Option<Promise>,
-    breaker: Option<Arc<crate::breaker::Breaker>>,
+    /// Whether the method's breaker let the call through (and waits for its outcome).
+    breaker: bool,
 }
 
 impl Ending {
     /// Whether anything waits for the outcome (otherwise the reply is passed on untouched).
     fn observes(&self) -> bool {
         self.access_log.is_some()
-            || self.metrics
+            || self.method.counted()
             || self.promise.is_some()
-            || self.breaker.is_some()
+            || self.breaker
             || matches!(self.ids, Some(CallIds::Span(..)))
     }
 
     /// Reports the final `code`, innermost interceptor first.
     fn finish(self, code: tonic::Code) {
-        if let Some(breaker) = &self.breaker {
+        let end = Instant::now();
+        if let (true, Some(breaker)) = (self.breaker, &self.method.breaker) {
             breaker.record(acceptable(code));
         }
         if let Some(promise) = self.promise {
-            shedding::settle(promise, code);
+            shedding::settle(promise, code, end);
         }
-        let elapsed = self.start.elapsed();
-        if self.metrics {
-            super::metrics::get().server(&self.method, code, elapsed.as_secs_f64() * 1000.0);
-        }
+        let elapsed = end.saturating_duration_since(self.start);
+        self.method.record(code, elapsed.as_secs_f64() * 1000.0);
         if let Some((log, remote)) = &self.access_log {
             let _current = self.ids.as_ref().map(CallIds::enter);
-            log.write(code, elapsed, &self.method, *remote);
+            log.write(code, elapsed, &self.method.name, *remote);
         }
         if let Some(ids) = &self.ids {
             ids.record(code);

@@ -75,12 +75,17 @@ impl tonic::server::UnaryService<EchoReq> for EchoMethod {
         let echo = self.0.clone();
         Box::pin(async move {
             echo.calls.fetch_add(1, Ordering::SeqCst);
-            let trace_id = req
-                .extensions()
-                .get::<TraceContext>()
+            let trace_id = TraceContext::current()
                 .map(|t| t.trace_id())
                 .unwrap_or_default();
-            let r = req.into_inner();
+            // What logic's `Ctx` would say of the deadline, in place of the echo.
+            let (ctx, mut r) = crate::Ctx::split_grpc(req);
+            if r.msg == "deadline?" {
+                r.msg = match ctx.remaining() {
+                    Some(left) => format!("{}ms left", left.as_millis()),
+                    None => "no deadline".to_owned(),
+                };
+            }
             if r.sleep_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(r.sleep_ms)).await;
             }
@@ -267,6 +272,36 @@ async fn health(addr: std::net::SocketAddr, service: &str) -> Result<i32, Status
         .map(|r| r.into_inner().status)
 }
 
+/// Calls `path` with an `EchoReq`, as a client that knows a method the server may not.
+async fn call_path(client: &RpcClient, path: &'static str) -> Result<EchoResp, Status> {
+    let mut grpc = tonic::client::Grpc::new(client.clone());
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unknown(e.to_string()))?;
+    let path = http::uri::PathAndQuery::from_static(path);
+    grpc.unary(
+        tonic::Request::new(msg("x")),
+        path,
+        ProstCodec::<EchoReq, EchoResp>::default(),
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn unknown_services_and_methods_answer_unimplemented() {
+    let running = serve(conf(), Echo::default()).await;
+    let client = client_for(&running, |c| c.middlewares.breaker = false).await;
+    for path in ["/test.Nope/Echo", "/test.Echo/Nope", "/test.Ech/Echo", "/test.Echo.x/Echo"] {
+        let err = call_path(&client, path).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented, "{path}: {err:?}");
+    }
+    // The right path still reaches the service.
+    assert_eq!(call_path(&client, "/test.Echo/Echo").await.unwrap().msg, "x");
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
 #[tokio::test]
 async fn unary_echo_and_health() {
     let running = serve(conf(), Echo::named("a")).await;
@@ -335,6 +370,10 @@ async fn deadlines_from_the_client_and_the_server() {
     let err = call(&client, req).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     echo(&client, slow(10)).await.unwrap();
+    // The handler's `Ctx` knows the deadline: here the server's 150 ms.
+    let left = echo(&client, msg("deadline?")).await.unwrap().msg;
+    let ms: u64 = left.trim_end_matches("ms left").parse().expect(&left);
+    assert!((100..=150).contains(&ms), "{left}");
     running.shutdown();
     running.wait().await.unwrap();
     // `MethodTimeouts` overrides `Timeout` for its method.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::conf::MethodTimeoutConf;
-use super::intercept::{Deadline, RpcRequest, parse_grpc_timeout};
+use super::intercept::{Deadline, parse_grpc_timeout};
 
 /// The timeout interceptor: `Timeout` (`None`: only the client's deadline) and the
 /// per-method overrides of `MethodTimeouts`.
@@ -45,17 +45,19 @@ pub(crate) fn effective(conf: Option<Duration>, headers: &http::HeaderMap) -> Op
 }
 
 impl Timeout {
-    /// The deadline of a call to `method`, if anything limits it; the handler finds it as its
-    /// `Ctx::deadline`.
-    pub(crate) fn start(&self, method: &str, req: &mut RpcRequest) -> Option<Deadline> {
+    /// The deadline of a call to `method` that arrived at `now` with `headers`, if anything
+    /// limits it.
+    pub(crate) fn start(
+        &self,
+        method: &str,
+        headers: &http::HeaderMap,
+        now: std::time::Instant,
+    ) -> Option<Deadline> {
         let conf = match self.methods.get(method) {
             Some(t) => *t,
             None => self.default,
         };
-        let deadline = Deadline::after(effective(conf, req.headers())?);
-        req.extensions_mut()
-            .insert(crate::deadline::RequestDeadline(deadline.instant()));
-        Some(deadline)
+        Some(Deadline::new(now, effective(conf, headers)?))
     }
 }
 

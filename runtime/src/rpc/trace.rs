@@ -8,17 +8,21 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::intercept::RpcRequest;
 use crate::current::Restore;
 use crate::ids::{self, Ids, TRACEPARENT};
 
-/// The trace and span ids of the call being served, in the request's extensions:
-/// `request.extensions().get::<TraceContext>()` in a handler (generated code reads them
-/// from its `Ctx`).
+/// The trace and span ids of the call being served: [`TraceContext::current`] in a handler
+/// (generated code reads them from its `Ctx`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceContext(Ids);
 
 impl TraceContext {
+    /// The ids of the call being served on this thread (while its handler is polled, and in
+    /// tasks started with [`crate::spawn`]).
+    pub fn current() -> Option<TraceContext> {
+        ids::current().map(TraceContext)
+    }
+
     /// The ids as numbers.
     pub fn ids(&self) -> Ids {
         self.0
@@ -91,16 +95,14 @@ impl CallIds {
     }
 }
 
-/// Starts serving a call to `method`: its ids (a child of the caller's `traceparent`) and,
-/// when spans are exported, its span; the handler finds them as a [`TraceContext`].
-pub(crate) fn start(method: &str, req: &mut RpcRequest) -> CallIds {
+/// Starts serving a call to `method` with `headers`: its ids (a child of the caller's
+/// `traceparent`) and, when spans are exported, its span.
+pub(crate) fn start(method: &str, headers: &http::HeaderMap) -> CallIds {
     if !crate::setup::otel_enabled() {
         // No exporter: no tracing span; the ids ride with the call's future (as in REST).
-        let ids = Ids::child_of(Ids::from_headers(req.headers()));
-        req.extensions_mut().insert(TraceContext(ids));
-        return CallIds::Ids(ids);
+        return CallIds::Ids(Ids::child_of(Ids::from_headers(headers)));
     }
-    let parent = crate::telemetry::parent_context(req.headers());
+    let parent = crate::telemetry::parent_context(headers);
     let span = tracing::info_span!(
         "grpc",
         otel.name = %method,
@@ -112,11 +114,9 @@ pub(crate) fn start(method: &str, req: &mut RpcRequest) -> CallIds {
         span_id = tracing::field::Empty,
     );
     let _ = span.set_parent(parent);
-    let ids =
-        Ids::of_span(&span).unwrap_or_else(|| Ids::child_of(Ids::from_headers(req.headers())));
+    let ids = Ids::of_span(&span).unwrap_or_else(|| Ids::child_of(Ids::from_headers(headers)));
     span.record("trace_id", ids.trace_id().as_str());
     span.record("span_id", ids.span_id().as_str());
-    req.extensions_mut().insert(TraceContext(ids));
     CallIds::Span(span, ids)
 }
 
