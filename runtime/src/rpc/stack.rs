@@ -87,9 +87,10 @@ where
             breaker: false,
             method,
         };
-        let refused = |status, ending| StackFuture {
+        // Answered on the way in: the outcome is still logged and counted.
+        let answered = |resp, ending| StackFuture {
             fut: None,
-            answer: Some(status_response(status)),
+            answer: Some(resp),
             ending: Some(ending),
             deadline: None,
             recover: false,
@@ -97,12 +98,12 @@ where
         if let Some(shedding) = &on.shedding {
             match shedding.admit(&ending.method.name, now) {
                 Ok(promise) => ending.promise = Some(promise),
-                Err(status) => return refused(status, ending),
+                Err(status) => return answered(status_response(status), ending),
             }
         }
         if let Some(breaker) = &ending.method.breaker {
             if !breaker.allow() {
-                return refused(super::breaker::open_status(), ending);
+                return answered(status_response(super::breaker::open_status()), ending);
             }
             ending.breaker = true;
         }
@@ -130,13 +131,7 @@ where
                 deadline,
                 recover: on.recover,
             },
-            Err(resp) => StackFuture {
-                fut: None,
-                answer: Some(resp),
-                ending: Some(ending),
-                deadline: None,
-                recover: false,
-            },
+            Err(resp) => answered(resp, ending),
         }
     }
 }

@@ -292,12 +292,20 @@ async fn call_path(client: &RpcClient, path: &'static str) -> Result<EchoResp, S
 async fn unknown_services_and_methods_answer_unimplemented() {
     let running = serve(conf(), Echo::default()).await;
     let client = client_for(&running, |c| c.middlewares.breaker = false).await;
-    for path in ["/test.Nope/Echo", "/test.Echo/Nope", "/test.Ech/Echo", "/test.Echo.x/Echo"] {
+    for path in [
+        "/test.Nope/Echo",
+        "/test.Echo/Nope",
+        "/test.Ech/Echo",
+        "/test.Echo.x/Echo",
+    ] {
         let err = call_path(&client, path).await.unwrap_err();
         assert_eq!(err.code(), Code::Unimplemented, "{path}: {err:?}");
     }
     // The right path still reaches the service.
-    assert_eq!(call_path(&client, "/test.Echo/Echo").await.unwrap().msg, "x");
+    assert_eq!(
+        call_path(&client, "/test.Echo/Echo").await.unwrap().msg,
+        "x"
+    );
     running.shutdown();
     running.wait().await.unwrap();
 }
