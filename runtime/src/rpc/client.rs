@@ -18,7 +18,7 @@ use super::breaker::{Breakers, open_status};
 use super::conf::RpcClientConf;
 use super::error::RpcError;
 use super::intercept::{
-    acceptable, deadline_status, format_grpc_timeout, on_end, status_response, with_deadline,
+    Deadline, acceptable, deadline_status, format_grpc_timeout, observe, status_response,
 };
 use super::resolve::{self, EndpointSender};
 use super::timeout::effective;
@@ -250,30 +250,27 @@ impl Service<http::Request<Body>> for RpcClient {
         let fut = self.pool.call(req);
         let (metrics, slow_log) = (self.metrics, self.slow_log);
         let call = async move {
-            // One timer for the whole call: first the response, then a streaming body.
-            let (res, timer) = match deadline {
-                Some(d) => {
-                    let mut sleep = Box::pin(tokio::time::sleep(d));
-                    let answered = tokio::select! {
-                        r = fut => Some(r),
-                        () = &mut sleep => None,
-                    };
-                    match answered {
-                        Some(r) => (r, Some((sleep, d))),
-                        None => (Ok(status_response(deadline_status(d))), None),
-                    }
+            // One deadline for the whole call: first the response, then a streaming body.
+            let mut timer = deadline.map(|d| Deadline::new(start, d));
+            let mut fut = std::pin::pin!(fut);
+            let answered = std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(r));
                 }
-                None => (fut.await, None),
-            };
+                if timer.as_mut().is_some_and(|t| t.poll_expired(cx)) {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
             // Transport failures become a status here, so breaker and metrics see them.
-            let resp = match res {
-                Ok(resp) => match timer {
-                    Some((sleep, d)) => with_deadline(resp, sleep, d),
-                    None => resp,
-                },
-                Err(e) => status_response(transport_status(e, deadline)),
+            let resp = match answered {
+                Some(Ok(resp)) => resp,
+                Some(Err(e)) => status_response(transport_status(e, deadline)),
+                None => status_response(deadline_status(deadline.unwrap_or_default())),
             };
-            Ok(on_end(resp, move |code| {
+            let on_end = move |code| {
                 if let Some(b) = breaker {
                     b.record(acceptable(code));
                 }
@@ -287,7 +284,8 @@ impl Service<http::Request<Body>> for RpcClient {
                         "[RPC] {code:?} - slowcall - {method}"
                     );
                 }
-            }))
+            };
+            Ok(observe(resp, timer, Some(on_end)))
         };
         match span {
             Some(span) => Box::pin(tracing::Instrument::instrument(call, span)),

@@ -69,34 +69,12 @@ fn trailers_only(resp: &RpcResponse) -> bool {
         || http_body::Body::is_end_stream(resp.body())
 }
 
-/// Runs `f` with the call's final code when the call ends: at once for trailers-only answers
-/// (errors, refusals), otherwise when the body's trailers carry `grpc-status` (the end of a
-/// unary reply or of a stream). A body dropped before its end (client gone, connection
-/// closed) ends the call as CANCELLED.
-pub(crate) fn on_end(
-    resp: RpcResponse,
-    f: impl FnOnce(tonic::Code) + Send + 'static,
-) -> RpcResponse {
-    observe(resp, None, Some(f))
-}
-
-/// Bounds the rest of a call (a streaming reply's body) by `sleep`, the call's deadline timer:
-/// when it fires first, the stream ends with DEADLINE_EXCEEDED trailers. Trailers-only answers
-/// are returned as they are.
-pub(crate) fn with_deadline(
-    resp: RpcResponse,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    limit: Duration,
-) -> RpcResponse {
-    let deadline = Deadline {
-        at: sleep.deadline(),
-        limit,
-        timer: Some(sleep),
-    };
-    observe(resp, Some(deadline), None::<fn(tonic::Code)>)
-}
-
-/// [`on_end`] and [`with_deadline`] in one body wrapper (one allocation for both).
+/// Observes the end of a call and bounds it by its deadline. `on_end` runs with the call's
+/// final code when the call ends: at once for trailers-only answers (errors, refusals),
+/// otherwise when the body's trailers carry `grpc-status` (the end of a unary reply or of a
+/// stream); a body dropped before its end (client gone, connection closed) ends the call as
+/// CANCELLED. When the deadline passes first, the reply ends with DEADLINE_EXCEEDED trailers.
+/// Both in one body wrapper.
 pub(crate) fn observe<E>(
     resp: RpcResponse,
     deadline: Option<Deadline>,
