@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::metrics::ServerSeries;
+use super::services::service_of;
 use crate::breaker::Breaker;
 
 /// At most this many methods are kept: a client sending made-up method names of a registered
@@ -61,11 +62,7 @@ impl Methods {
     }
 
     fn known(&self, path: &str) -> bool {
-        let service = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .map_or("", |(s, _)| s);
-        self.services.iter().any(|s| s == service)
+        service_of(path).is_some_and(|service| self.services.iter().any(|s| s == service))
     }
 
     /// The method a call's `path` names.

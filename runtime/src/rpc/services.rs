@@ -51,12 +51,17 @@ impl Services {
     }
 
     fn find(&self, path: &str) -> Option<&Call> {
-        let service = path.strip_prefix('/')?.split_once('/')?.0;
+        let service = service_of(path)?;
         self.by_name
             .iter()
             .find(|(name, _)| *name == service)
             .map(|(_, call)| call)
     }
+}
+
+/// The service a call's path (`/package.Service/Method`) names.
+pub(crate) fn service_of(path: &str) -> Option<&str> {
+    Some(path.strip_prefix('/')?.split_once('/')?.0)
 }
 
 impl Service<RpcRequest> for Services {
