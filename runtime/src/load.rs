@@ -53,6 +53,43 @@ struct Windows {
     stat: RollingWindow<Bucket>,
     avg_flying: f64,
     overload_time: Option<Instant>,
+    /// The capacity figures of the finished buckets, with the start of the bucket that was
+    /// current when they were read: they change only when the window moves (every 100 ms),
+    /// while an overloaded server asks for them on every request.
+    capacity: Option<(Instant, Capacity)>,
+}
+
+/// What the finished buckets say a request costs.
+#[derive(Clone, Copy)]
+struct Capacity {
+    /// The most requests one bucket passed (at least 1).
+    max_pass: i64,
+    /// The least mean response time of a bucket, in ms, rounded.
+    min_rt: f64,
+}
+
+impl Windows {
+    /// The capacity figures at `now`, read anew only when the window has moved.
+    fn capacity(&mut self, now: Instant) -> Capacity {
+        let start = self.stat.current_start(now);
+        if let Some((at, c)) = self.capacity
+            && at == start
+        {
+            return c;
+        }
+        let mut c = Capacity {
+            max_pass: 1,
+            min_rt: DEFAULT_MIN_RT,
+        };
+        self.stat.reduce(now, |b| {
+            c.max_pass = c.max_pass.max(b.passed);
+            if b.passed > 0 {
+                c.min_rt = c.min_rt.min((b.rt_ms as f64 / b.passed as f64).round());
+            }
+        });
+        self.capacity = Some((start, c));
+        c
+    }
 }
 
 /// The shedder (one per server).
@@ -80,6 +117,7 @@ impl Shedder {
                 stat: RollingWindow::new(BUCKETS, bucket, true, now),
                 avg_flying: 0.0,
                 overload_time: None,
+                capacity: None,
             }),
         }
     }
@@ -129,14 +167,7 @@ impl Shedder {
         if !overloaded && !hot {
             return false;
         }
-        let mut max_pass = 1i64;
-        let mut min_rt = DEFAULT_MIN_RT;
-        w.stat.reduce(now, |b| {
-            max_pass = max_pass.max(b.passed);
-            if b.passed > 0 {
-                min_rt = min_rt.min((b.rt_ms as f64 / b.passed as f64).round());
-            }
-        });
+        let Capacity { max_pass, min_rt } = w.capacity(now);
         let max_flight = (max_pass as f64 * min_rt * self.window_scale).max(1.0);
         let factor = ((CPU_MAX - cpu as f64) / (CPU_MAX - self.threshold as f64))
             .clamp(OVERLOAD_FACTOR_LOWER_BOUND, 1.0);
@@ -162,7 +193,9 @@ impl Shedder {
         let mut w = self.lock();
         w.avg_flying = w.avg_flying * FLYING_BETA + flying as f64 * (1.0 - FLYING_BETA);
         if let Some((rt, now)) = passed {
-            let ms = (rt.as_secs_f64() * 1000.0).ceil() as i64;
+            // Whole milliseconds, rounded up, in integers (no libm call per request).
+            let nanos = u64::try_from(rt.as_nanos()).unwrap_or(u64::MAX);
+            let ms = i64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(i64::MAX);
             let b = w.stat.current(now);
             b.passed += 1;
             b.rt_ms += ms;
@@ -292,6 +325,31 @@ mod tests {
             p.pass();
         }
         assert!(s.allow().is_some());
+    }
+
+    #[test]
+    fn capacity_is_read_again_only_when_the_window_moves() {
+        let (s, _) = shedder(0);
+        let t0 = Instant::now();
+        let bucket = WINDOW / BUCKETS as u32;
+        let capacity = |at| {
+            let c = s.lock().capacity(at);
+            (c.max_pass, c.min_rt)
+        };
+        for _ in 0..4 {
+            s.allow_at(t0).unwrap().pass_at(t0 + Duration::from_millis(10));
+        }
+        // The current bucket does not count.
+        assert_eq!(capacity(t0 + Duration::from_millis(10)), (1, DEFAULT_MIN_RT));
+        // The window moved: the finished bucket passed 4 requests of 10 ms.
+        let t1 = t0 + bucket;
+        assert_eq!(capacity(t1), (4, 10.0));
+        for _ in 0..9 {
+            s.allow_at(t1).unwrap().pass_at(t1 + Duration::from_micros(2_500));
+        }
+        assert_eq!(capacity(t1 + Duration::from_millis(5)), (4, 10.0), "same bucket: kept");
+        // 2.5 ms rounds up to 3 ms per request.
+        assert_eq!(capacity(t1 + bucket), (9, 3.0));
     }
 
     #[test]

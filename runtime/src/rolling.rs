@@ -61,6 +61,12 @@ impl<B: Default> RollingWindow<B> {
         &mut self.buckets[self.offset]
     }
 
+    /// Where the current bucket (for `now`) starts: it changes exactly when the window moves.
+    pub(crate) fn current_start(&mut self, now: Instant) -> Instant {
+        self.update(now);
+        self.last
+    }
+
     /// Visits the live buckets from oldest to newest.
     pub(crate) fn reduce(&mut self, now: Instant, mut f: impl FnMut(&B)) {
         self.update(now);
