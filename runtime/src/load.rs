@@ -337,17 +337,28 @@ mod tests {
             (c.max_pass, c.min_rt)
         };
         for _ in 0..4 {
-            s.allow_at(t0).unwrap().pass_at(t0 + Duration::from_millis(10));
+            s.allow_at(t0)
+                .unwrap()
+                .pass_at(t0 + Duration::from_millis(10));
         }
         // The current bucket does not count.
-        assert_eq!(capacity(t0 + Duration::from_millis(10)), (1, DEFAULT_MIN_RT));
+        assert_eq!(
+            capacity(t0 + Duration::from_millis(10)),
+            (1, DEFAULT_MIN_RT)
+        );
         // The window moved: the finished bucket passed 4 requests of 10 ms.
         let t1 = t0 + bucket;
         assert_eq!(capacity(t1), (4, 10.0));
         for _ in 0..9 {
-            s.allow_at(t1).unwrap().pass_at(t1 + Duration::from_micros(2_500));
+            s.allow_at(t1)
+                .unwrap()
+                .pass_at(t1 + Duration::from_micros(2_500));
         }
-        assert_eq!(capacity(t1 + Duration::from_millis(5)), (4, 10.0), "same bucket: kept");
+        assert_eq!(
+            capacity(t1 + Duration::from_millis(5)),
+            (4, 10.0),
+            "same bucket: kept"
+        );
         // 2.5 ms rounds up to 3 ms per request.
         assert_eq!(capacity(t1 + bucket), (9, 3.0));
     }
