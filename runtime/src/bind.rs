@@ -331,7 +331,7 @@ fn integral_floats_as_integers(value: &mut Value) {
 }
 
 fn check_options(spec: &FieldSpec, options: &str, raw: &str) -> Result<(), BindError> {
-    if rules::options(options).any(|o| o == raw) {
+    if rules::is_option(options, raw) {
         Ok(())
     } else {
         Err(BindError::new(

@@ -120,6 +120,21 @@ pub fn options(text: &str) -> impl Iterator<Item = &str> + Clone {
     inner.split(sep).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Whether `value` is one of the options `text` lists (as [`options`] reads them). A request's
+/// value is checked on every call: the list as generated, `a|b|c`, is compared byte-wise
+/// without trimming or splitting by `str` patterns.
+pub fn is_option(text: &str, value: &str) -> bool {
+    let plain = text
+        .bytes()
+        .all(|b| b != b'[' && b != b',' && !b.is_ascii_whitespace());
+    if plain {
+        let value = value.as_bytes();
+        !value.is_empty() && text.as_bytes().split(|&b| b == b'|').any(|o| o == value)
+    } else {
+        options(text).any(|o| o == value)
+    }
+}
+
 /// Checks a numeric config value against a range; for use in `Validate` impls.
 pub fn check_range(key: &str, value: f64, range: &str) -> Option<(String, String)> {
     match Range::parse(range) {
@@ -132,6 +147,23 @@ pub fn check_range(key: &str, value: f64, range: &str) -> Option<(String, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_option_agrees_with_options() {
+        let lists = [
+            "you|me", "a", "[a,b]", "[a|b]", " a | b ", "a,b", "|a||b|", "", "[]", "x y|z",
+        ];
+        let values = ["you", "me", "a", "b", "", " a", "a ", "x y", "z", "x", "|", "[a"];
+        for list in lists {
+            for v in values {
+                assert_eq!(
+                    is_option(list, v),
+                    super::options(list).any(|o| o == v),
+                    "{list:?} {v:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn intervals() {
