@@ -37,11 +37,6 @@ pub mod task;
 mod telemetry;
 mod telemetry_file;
 
-/// The memory allocator a generated service declares in its `main.rs`
-/// (`#[global_allocator]`): mimalloc, whose per-thread free lists serve a request's many
-/// short-lived allocations in fewer instructions than glibc's malloc (docs/bench.md).
-pub use mimalloc::MiMalloc as Allocator;
-
 pub use bind::{Bind, BindError, Binder, Bound, Call, FieldSpec};
 pub use call::CallOptions;
 pub use config::{RestConf, ServiceConfig};

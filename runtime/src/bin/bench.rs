@@ -29,10 +29,6 @@ use rustctl_runtime::config::RestConf;
 use rustctl_runtime::{Call, Ctx, Error, Reply, RouteGroup, Server};
 use serde::Serialize;
 
-// The allocator a fresh service declares; in one process, the bare router uses it too.
-#[global_allocator]
-static ALLOCATOR: rustctl_runtime::Allocator = rustctl_runtime::Allocator;
-
 const PINNED: &str = "RUSTCTL_BENCH_PINNED";
 
 /// What `rustctl api new bench` writes to `etc/bench-api.yaml` (a rustctl test keeps the two

@@ -13,11 +13,6 @@ mod svc;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-// mimalloc serves a request's short-lived allocations faster than the system allocator
-// (rustctl's docs/bench.md); delete these lines to use the system's.
-#[global_allocator]
-static ALLOCATOR: rustctl_runtime::Allocator = rustctl_runtime::Allocator;
-
 /// The config file read unless `-f FILE` names another.
 const CONFIG: &str = "etc/trial.yaml";
 
