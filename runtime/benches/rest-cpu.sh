@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Issue 19: the REST comparison of ../shared/bench/rest-vs-bare.sh read as CPU time per request
+# instead of requests per second. On a VM whose host takes the CPU away now and then (steal
+# time), throughput swings by a third from one round to the next and so does its ratio; the
+# CPU time a server spent per request (user + system, all its threads, from /proc/PID/stat)
+# does not count the stolen time. Same setup: a service fresh from `rustctl api new` (its own
+# config) and bare axum, both on core 0 with one tokio worker, wrk on core 1, rounds alternating
+# which goes first. Prints each round and the median ratio bare/generated, which reads like
+# rest-vs-bare's generated/bare throughput ratio.
+#
+# usage: rest-cpu.sh [PROJECT_ROOT] [BARE_AXUM_DIR]
+#   (defaults: the current directory, and ../shared/bench/bare-axum beside the project root)
+# env:   ROUNDS (7), SECS (5), BENCH_TARGET (cargo target dir, /tmp/rest-cpu-target)
+# needs: wrk (Debian package), taskset, curl, python3
+set -euo pipefail
+root=$(cd "${1:-.}" && pwd)
+bare_src=$(cd "${2:-$root/../shared/bench/bare-axum}" && pwd)
+rounds=${ROUNDS:-7} secs=${SECS:-5}
+command -v wrk >/dev/null || { echo "install wrk (apt-get install -y wrk)" >&2; exit 2; }
+work=$(mktemp -d); trap 'kill ${pids:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+export CARGO_TARGET_DIR=${BENCH_TARGET:-/tmp/rest-cpu-target}
+
+(cd "$root" && cargo build --release -q -p rustctl)
+(cd "$work" && "$CARGO_TARGET_DIR/release/rustctl" api new perfsvc >/dev/null)
+cfg="$work/perfsvc/etc/perfsvc-api.yaml"
+sed -i 's/^Host: .*/Host: 127.0.0.1/; s/^Port: .*/Port: 18932/' "$cfg"
+(cd "$work/perfsvc" && cargo build --release -q)
+(cd "$bare_src" && cargo build --release -q)
+
+(cd "$work/perfsvc" && TOKIO_WORKER_THREADS=1 exec taskset -c 0 "$CARGO_TARGET_DIR/release/perfsvc-api" -f "$cfg" >/dev/null 2>&1) &
+gen_pid=$!
+(PORT=18081 exec taskset -c 0 "$CARGO_TARGET_DIR/release/bare-axum") &
+bare_pid=$!
+pids="$gen_pid $bare_pid"
+gen=http://127.0.0.1:18932/from/you bare=http://127.0.0.1:18081/from/you
+for u in $gen $bare; do
+  for _ in $(seq 100); do curl -s -o /dev/null "$u" && break; sleep 0.1; done
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$u")
+  [ "$code" = 200 ] || { echo "$u answers $code, not 200" >&2; exit 1; }
+done
+hz=$(getconf CLK_TCK)
+# Microseconds of CPU the server `pid` spends per request while wrk loads `url`.
+us_per_req() {
+  local before after n
+  before=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  n=$(taskset -c 1 wrk -t1 -c64 -d"${secs}s" "$2" | awk '/requests in/ {print $1}')
+  after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  python3 -c "print(round(($after - $before) * 1e6 / $hz / $n, 2))"
+}
+ratios=""
+for i in $(seq "$rounds"); do
+  if [ $((i % 2)) = 1 ]; then
+    g=$(us_per_req $gen_pid $gen); b=$(us_per_req $bare_pid $bare)
+  else
+    b=$(us_per_req $bare_pid $bare); g=$(us_per_req $gen_pid $gen)
+  fi
+  r=$(python3 -c "print(round($b / $g, 3))")
+  echo "round $i: generated $g us/request, bare $b us/request, ratio $r"
+  ratios="$ratios $r"
+done
+echo "median ratio (bare CPU time / generated): $(echo $ratios | tr ' ' '\n' | sort -n | sed -n "$(( (rounds + 1) / 2 ))p")"
