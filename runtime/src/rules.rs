@@ -153,7 +153,9 @@ mod tests {
         let lists = [
             "you|me", "a", "[a,b]", "[a|b]", " a | b ", "a,b", "|a||b|", "", "[]", "x y|z",
         ];
-        let values = ["you", "me", "a", "b", "", " a", "a ", "x y", "z", "x", "|", "[a"];
+        let values = [
+            "you", "me", "a", "b", "", " a", "a ", "x y", "z", "x", "|", "[a",
+        ];
         for list in lists {
             for v in values {
                 assert_eq!(
