@@ -18,7 +18,7 @@ use axum::handler::Handler;
 use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, Route};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tower::{Layer, Service, ServiceBuilder};
 
 use crate::config::{LimitConf, Mode, RestConf, fold};
@@ -30,7 +30,7 @@ use crate::load::{CpuSource, Shedder};
 use crate::metrics::Metrics;
 use crate::middleware::{
     AccessLog, BreakerMiddleware, Cors, Gunzip, Jwt, MaxBytes, MaxConns, MetricsMiddleware,
-    RateLimit, SharedLimit, SharedLimitLayer, Shedding, Signature, SignatureLayer, Stack,
+    RateLimit, SharedLimit, SharedLimitLayer, Shedding, Signature, SignatureLayer, Slots, Stack,
     StackLayer, Timeout, Trace,
 };
 
@@ -273,7 +273,7 @@ pub struct Server {
     conf: Arc<RestConf>,
     router: Router,
     metrics: Arc<Metrics>,
-    permits: Arc<Semaphore>,
+    slots: Arc<Slots>,
     shedder: Option<Arc<Shedder>>,
     limit: Option<RateLimit>,
     /// The server's `Limit` when it is per client or in Redis (then `limit` is `None`).
@@ -320,7 +320,7 @@ impl Server {
             router = router.layer(DefaultBodyLimit::disable());
         }
         Server {
-            permits: Arc::new(Semaphore::new(conf.max_conns.max(1))),
+            slots: Slots::new(conf.max_conns.max(1)),
             conf: Arc::new(conf),
             router,
             metrics,
@@ -487,7 +487,7 @@ impl Server {
                 .then(|| MetricsMiddleware::new(self.metrics.clone(), path.clone())),
             cors: on.cors.then(|| Cors::new(&c.cors.allow_origins)),
             max_conns: (on.max_conns && c.max_conns > 0)
-                .then(|| MaxConns::new(self.permits.clone(), self.metrics.clone(), path.clone())),
+                .then(|| MaxConns::new(self.slots.clone(), self.metrics.clone(), path.clone())),
             shedding: self
                 .shedder
                 .as_ref()

@@ -417,6 +417,33 @@ pub(super) fn since_epoch() -> std::time::Duration {
         .unwrap_or_default()
 }
 
+/// The wall-clock time of `at`, as the time since the Unix epoch, worked out from a pair of
+/// readings (monotonic and wall clock) taken at most once a second per thread. The access
+/// line carries the monotonic time its request read anyway, so the request path reads no
+/// wall clock (a clock reading costs tens of nanoseconds on a VM); a step of the wall clock
+/// shows in the lines within a second.
+pub(super) fn since_epoch_at(at: std::time::Instant) -> std::time::Duration {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static ANCHOR: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
+    }
+    ANCHOR.with(|anchor| {
+        let (mono, wall) = match anchor.get() {
+            Some((mono, wall)) if at < mono + Duration::from_secs(1) => (mono, wall),
+            _ => {
+                let fresh = (Instant::now(), since_epoch());
+                anchor.set(Some(fresh));
+                fresh
+            }
+        };
+        match at.checked_duration_since(mono) {
+            Some(after) => wall + after,
+            None => wall.saturating_sub(mono - at),
+        }
+    })
+}
+
 /// Appends the UTC time `since` the Unix epoch as `2006-01-02T15:04:05.000Z` (millisecond
 /// precision, as go-zero writes it). The date and time of day are worked out once a second
 /// per thread: this runs for every line, and turning a timestamp into a calendar date is the
@@ -592,7 +619,14 @@ impl GoZeroFormat {
                 fields: &fields,
             };
             let caller = Some(Caller::Site(p.site));
-            let _ = self.format_at(p.at, &p.level, p.ids.as_ref(), caller, body, out);
+            let _ = self.format_at(
+                since_epoch_at(p.at),
+                &p.level,
+                p.ids.as_ref(),
+                caller,
+                body,
+                out,
+            );
         });
     }
 }

@@ -20,8 +20,8 @@ use tracing::{Level, Subscriber};
 use tracing_appender::rolling;
 use tracing_subscriber::registry::LookupSpan;
 
+use format::GoZeroFormat;
 pub(crate) use format::{Callsite, Ms};
-use format::{GoZeroFormat, since_epoch};
 use layer::GoZeroLayer;
 use rotate::SizeRotatingFile;
 use writer::BatchGuard;
@@ -51,7 +51,8 @@ pub(crate) fn enable_direct() {
 
 /// A line handed to the writer thread unformatted (see [`defer`]).
 pub(crate) struct Deferred {
-    at: std::time::Duration,
+    /// When the line was written (its wall-clock time is worked out by the writer thread).
+    at: std::time::Instant,
     level: Level,
     ids: Option<Ids>,
     site: &'static Callsite,
@@ -67,13 +68,14 @@ pub(crate) fn defer(
     site: &'static Callsite,
     content: &str,
     duration: std::time::Duration,
+    at: std::time::Instant,
 ) -> bool {
     let Some(d) = DIRECT.get() else {
         return false;
     };
     if level <= d.level {
         let line = Deferred {
-            at: since_epoch(),
+            at,
             level,
             ids: ids::current(),
             site,

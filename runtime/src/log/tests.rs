@@ -35,6 +35,36 @@ fn timestamps_are_utc_milliseconds_of_now() {
     }
 }
 
+/// A monotonic reading turns into the wall-clock time it was taken at, before and after the
+/// pair of readings it is worked out from, and past the second after which they are taken
+/// again.
+#[test]
+fn instants_turn_into_wall_clock_time() {
+    use std::time::{Duration, Instant};
+    let (mono, wall) = (Instant::now(), since_epoch());
+    let near = |got: Duration, want: Duration| {
+        let off = got.abs_diff(want);
+        assert!(
+            off < Duration::from_millis(50),
+            "{got:?} is {off:?} off {want:?}"
+        );
+    };
+    near(since_epoch_at(mono), wall);
+    near(
+        since_epoch_at(mono + Duration::from_millis(300)),
+        wall + Duration::from_millis(300),
+    );
+    near(
+        since_epoch_at(mono - Duration::from_millis(700)),
+        wall - Duration::from_millis(700),
+    );
+    near(
+        since_epoch_at(mono + Duration::from_secs(5)),
+        wall + Duration::from_secs(5),
+    );
+    near(since_epoch_at(mono), wall);
+}
+
 #[test]
 fn word_scan_finds_the_first_byte_to_escape() {
     let naive = |b: &[u8]| b.iter().position(|&c| ESCAPE[usize::from(c)]);
@@ -105,7 +135,7 @@ fn deferred_lines_keep_their_place_and_fields() {
         let (writer, guard) = writer::spawn(Box::new(buf.clone()), render).unwrap();
         writer.write_line(b"first\n");
         let line = Deferred {
-            at: std::time::Duration::from_millis(1_700_000_000_123),
+            at: std::time::Instant::now(),
             level: Level::INFO,
             ids: Ids::from_hex(TRACE, SPAN, true),
             site: &SITE,
@@ -116,7 +146,15 @@ fn deferred_lines_keep_their_place_and_fields() {
         drop(guard);
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
     };
+    // The line's time is when it was handed over, as the wall clock read around it says.
+    let stamp = || {
+        let mut s = String::new();
+        push_timestamp_of(&mut s, since_epoch());
+        s
+    };
+    let before = stamp();
     let out = write(true);
+    let after = stamp();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         (lines.len(), lines[0], lines[2]),
@@ -124,7 +162,8 @@ fn deferred_lines_keep_their_place_and_fields() {
         "{out}"
     );
     let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-    assert_eq!(v["@timestamp"], "2023-11-14T22:13:20.123Z");
+    let at = v["@timestamp"].as_str().unwrap();
+    assert!(*before <= *at && *at <= *after, "{before} {at} {after}");
     assert_eq!(v["level"], "info");
     assert_eq!(v["content"], "[HTTP] 200 - GET /a?q=\"x\" - -");
     assert_eq!(v["duration"], "1.5ms");
@@ -136,8 +175,10 @@ fn deferred_lines_keep_their_place_and_fields() {
     assert_eq!(v["service"], "svc");
     let plain = write(false);
     let line = plain.lines().nth(1).unwrap();
+    let (at, rest) = line.split_once('\t').unwrap();
+    assert_eq!(at.len(), "2023-11-14T22:13:20.123Z".len(), "{line}");
     assert!(
-        line.starts_with("2023-11-14T22:13:20.123Z\tinfo\t[HTTP] 200 - GET /a?q=\"x\" - -\tduration=1.5ms\ttrace="),
+        rest.starts_with("info\t[HTTP] 200 - GET /a?q=\"x\" - -\tduration=1.5ms\ttrace="),
         "{line}"
     );
     assert!(

@@ -133,7 +133,7 @@ impl Stage for AccessLog {
         // (skipping tracing's dispatch, for the one line every request writes); else through
         // tracing.
         static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
-        if !crate::log::defer(Level::INFO, &SITE, &line, elapsed) {
+        if !crate::log::defer(Level::INFO, &SITE, &line, elapsed, now) {
             tracing::info!(target: "access", message = line.as_str(), duration = %Ms(elapsed));
         }
         line::recycle(line);

@@ -36,7 +36,7 @@ pub use gunzip::Gunzip;
 pub use jwt::{Claims, Jwt};
 pub use limit::RateLimit;
 pub use maxbytes::MaxBytes;
-pub use maxconns::MaxConns;
+pub use maxconns::{MaxConns, Slot, Slots};
 pub use metrics::MetricsMiddleware;
 pub use shared_limit::{KeyBy, SharedLimit, SharedLimitLayer, SharedLimitService};
 pub use shedding::Shedding;

@@ -2,7 +2,7 @@
 //! `slowcall` warning past `Log.SlowThreshold`, as go-zero's stat interceptor writes.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::Level;
 
@@ -23,10 +23,11 @@ pub(crate) fn remote(req: &RpcRequest) -> Option<SocketAddr> {
 }
 
 impl AccessLog {
-    /// Writes the access line (and the slow-call warning) of one finished call.
+    /// Writes the access line (and the slow-call warning) of one call finished `at`.
     pub(crate) fn write(
         &self,
         code: tonic::Code,
+        at: Instant,
         elapsed: Duration,
         method: &str,
         remote: Option<SocketAddr>,
@@ -42,7 +43,7 @@ impl AccessLog {
         // (skipping tracing's dispatch, for the one line every call writes), as REST's access
         // line; else through tracing.
         static SITE: crate::log::Callsite = crate::log::Callsite::new(file!(), line!() + 1);
-        if !crate::log::defer(Level::INFO, &SITE, &text, elapsed) {
+        if !crate::log::defer(Level::INFO, &SITE, &text, elapsed, at) {
             tracing::info!(target: "access", duration = %Ms(elapsed), "{text}");
         }
         if elapsed > self.slow {

@@ -247,7 +247,7 @@ impl Ending {
         self.method.record(code, elapsed.as_secs_f64() * 1000.0);
         if let Some((log, remote)) = &self.access_log {
             let _current = self.ids.as_ref().map(CallIds::enter);
-            log.write(code, elapsed, &self.method.name, *remote);
+            log.write(code, end, elapsed, &self.method.name, *remote);
         }
         if let Some(ids) = &self.ids {
             ids.record(code);
