@@ -61,9 +61,12 @@ fn parse_hex(s: &[u8]) -> Option<u128> {
 impl Ids {
     /// A new trace: random ids, sampled.
     pub fn new_trace() -> Self {
+        // Two plain 64-bit draws: sampling a `1..` range of u128 takes a 128-bit widening
+        // multiply per id. An all-zero id (invalid in W3C) becomes 1, a 2^-128 bias.
+        let trace = u128::from(fastrand::u64(..)) << 64 | u128::from(fastrand::u64(..));
         Ids {
-            trace: fastrand::u128(1..),
-            span: fastrand::u64(1..),
+            trace: trace.max(1),
+            span: new_span(),
             sampled: true,
         }
     }
@@ -72,7 +75,7 @@ impl Ids {
     pub fn child_of(parent: Option<Ids>) -> Self {
         match parent {
             Some(p) => Ids {
-                span: fastrand::u64(1..),
+                span: new_span(),
                 ..p
             },
             None => Ids::new_trace(),
@@ -160,6 +163,11 @@ impl Ids {
         HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&v))
             .expect("hex digits and dashes are a valid header value")
     }
+}
+
+/// A random span id; never zero (invalid in W3C), with a 2^-64 bias towards 1.
+fn new_span() -> u64 {
+    fastrand::u64(..).max(1)
 }
 
 thread_local! {
