@@ -20,11 +20,8 @@ command -v wrk >/dev/null || { echo "install wrk (apt-get install -y wrk)" >&2; 
 work=$(mktemp -d); trap 'kill ${pids:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 export CARGO_TARGET_DIR=${BENCH_TARGET:-/tmp/rest-cpu-target}
 
-(cd "$root" && cargo build --release -q -p rustctl)
-(cd "$work" && "$CARGO_TARGET_DIR/release/rustctl" api new perfsvc >/dev/null)
-cfg="$work/perfsvc/etc/perfsvc-api.yaml"
-sed -i 's/^Host: .*/Host: 127.0.0.1/; s/^Port: .*/Port: 18932/' "$cfg"
-(cd "$work/perfsvc" && cargo build --release -q)
+. "$(dirname "$0")/fresh-rest.sh"
+fresh_rest_service
 (cd "$bare_src" && cargo build --release -q)
 
 (cd "$work/perfsvc" && TOKIO_WORKER_THREADS=1 exec taskset -c 0 "$CARGO_TARGET_DIR/release/perfsvc-api" -f "$cfg" >/dev/null 2>&1) &
@@ -33,11 +30,7 @@ gen_pid=$!
 bare_pid=$!
 pids="$gen_pid $bare_pid"
 gen=http://127.0.0.1:18932/from/you bare=http://127.0.0.1:18081/from/you
-for u in $gen $bare; do
-  for _ in $(seq 100); do curl -s -o /dev/null "$u" && break; sleep 0.1; done
-  code=$(curl -s -o /dev/null -w '%{http_code}' "$u")
-  [ "$code" = 200 ] || { echo "$u answers $code, not 200" >&2; exit 1; }
-done
+wait_for_200 $gen $bare
 hz=$(getconf CLK_TCK)
 # Microseconds of CPU the server `pid` spends per request while wrk loads `url`.
 us_per_req() {

@@ -17,11 +17,8 @@ command -v wrk >/dev/null || { echo "install wrk (apt-get install -y wrk)" >&2; 
 work=$(mktemp -d); trap 'kill ${pids:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 export CARGO_TARGET_DIR=${BENCH_TARGET:-/tmp/rest-scaling-target}
 
-(cd "$root" && cargo build --release -q -p rustctl)
-(cd "$work" && "$CARGO_TARGET_DIR/release/rustctl" api new perfsvc >/dev/null)
-cfg="$work/perfsvc/etc/perfsvc-api.yaml"
-sed -i 's/^Host: .*/Host: 127.0.0.1/; s/^Port: .*/Port: 18932/' "$cfg"
-(cd "$work/perfsvc" && cargo build --release -q)
+. "$(dirname "$0")/fresh-rest.sh"
+fresh_rest_service
 # bare axum pins itself to one worker; this copy takes the worker count from the environment.
 cp -r "$bare_src" "$work/bare-axum" && rm -rf "$work/bare-axum/target"
 sed -i 's/\.worker_threads(1)//' "$work/bare-axum/src/main.rs"
@@ -32,11 +29,7 @@ pids=$!
 (PORT=18081 TOKIO_WORKER_THREADS=$workers exec "$CARGO_TARGET_DIR/release/bare-axum") &
 pids="$pids $!"
 gen=http://127.0.0.1:18932/from/you bare=http://127.0.0.1:18081/from/you
-for u in $gen $bare; do
-  for _ in $(seq 100); do curl -s -o /dev/null "$u" && break; sleep 0.1; done
-  code=$(curl -s -o /dev/null -w '%{http_code}' "$u")
-  [ "$code" = 200 ] || { echo "$u answers $code, not 200" >&2; exit 1; }
-done
+wait_for_200 $gen $bare
 rps() { wrk -t$workers -c64 -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 ratios=""
 for i in $(seq "$rounds"); do
