@@ -62,6 +62,10 @@ pub(super) fn client_config(conf: &EtcdConf) -> Result<Option<Arc<ClientConfig>>
     if let Some(problem) = conf.tls_problem() {
         return Err(problem);
     }
+    // ring, deliberately (it builds with a C compiler alone: no cmake, no Go). rustls 0.23.48
+    // deprecates its provider for lacking post-quantum key exchange, which etcd peers do not
+    // offer either; without the allowance a service resolving that rustls builds with a warning.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
