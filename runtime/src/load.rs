@@ -133,34 +133,16 @@ impl Shedder {
 
     /// [`Shedder::allow`] for a request that arrived at `now`.
     pub fn allow_at(self: &Arc<Self>, now: Instant) -> Option<Promise> {
-        self.admit_at(now).then(|| Promise {
+        if self.should_drop(now) {
+            self.dropped_recently.store(true, Ordering::Relaxed);
+            return None;
+        }
+        self.flying.fetch_add(1, Ordering::Relaxed);
+        Some(Promise {
             shedder: self.clone(),
             start: now,
             settled: false,
         })
-    }
-
-    /// [`Shedder::allow_at`] without a guard: an admitted request (true) must be settled
-    /// with [`Shedder::settle`].
-    pub(crate) fn admit_at(&self, now: Instant) -> bool {
-        if self.should_drop(now) {
-            self.dropped_recently.store(true, Ordering::Relaxed);
-            return false;
-        }
-        self.flying.fetch_add(1, Ordering::Relaxed);
-        true
-    }
-
-    /// Requests let in and not settled yet.
-    #[cfg(test)]
-    pub(crate) fn flying(&self) -> i64 {
-        self.flying.load(Ordering::Relaxed)
-    }
-
-    /// Settles a request admitted at `start`: served at `passed` (its latency feeds the
-    /// capacity estimate), or `None` (failed from overload, or dropped unanswered).
-    pub(crate) fn settle(&self, start: Instant, passed: Option<Instant>) {
-        self.done(passed.map(|now| (now.saturating_duration_since(start), now)));
     }
 
     fn should_drop(&self, now: Instant) -> bool {
@@ -237,7 +219,8 @@ impl Promise {
     /// [`Promise::pass`] for a request answered at `now`.
     pub fn pass_at(mut self, now: Instant) {
         self.settled = true;
-        self.shedder.settle(self.start, Some(now));
+        let rt = now.saturating_duration_since(self.start);
+        self.shedder.done(Some((rt, now)));
     }
     /// The request failed from overload (503); only the in-flight count changes.
     pub fn fail(mut self) {

@@ -180,7 +180,7 @@ impl RouteGroup {
                 // methods), so that CORS answers a preflight (`OPTIONS`) to this path and
                 // a 405 carries the CORS headers.
                 Some(stack) => MethodRouter::new()
-                    .layer(stack)
+                    .layer(stack.clone())
                     .on_service(method, stack.layer(svc)),
                 None => MethodRouter::new().on_service(method, svc),
             }

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::response::Response;
 
 use super::{Refusal, Stage, refuse};
 use crate::error::Error;
@@ -33,30 +32,16 @@ impl Slots {
 
     /// A slot, held until the returned guard is dropped; `None` when all are taken.
     pub fn try_take(self: &Arc<Self>) -> Option<Slot> {
-        self.take().then(|| Slot(self.clone()))
-    }
-
-    /// Takes a slot to be given back with [`Slots::give_back`]; false when all are taken.
-    fn take(&self) -> bool {
         // Counting up first and backing out on a refusal never lets more than `max` in: a
         // request is let in only if the count was below `max` before its own increment.
         if self.used.fetch_add(1, Ordering::AcqRel) < self.max {
-            true
+            Some(Slot(self.clone()))
         } else {
-            self.give_back();
-            false
+            self.used.fetch_sub(1, Ordering::AcqRel);
+            None
         }
     }
-
-    fn give_back(&self) {
-        self.used.fetch_sub(1, Ordering::AcqRel);
-    }
 }
-
-/// A request's slot as the MaxConns stage holds it: given back when the request is finished
-/// or abandoned.
-#[derive(Debug)]
-pub struct Taken(());
 
 /// One request's slot in [`Slots`].
 #[derive(Debug)]
@@ -64,7 +49,7 @@ pub struct Slot(Arc<Slots>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.give_back();
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -89,24 +74,16 @@ impl MaxConns {
 
 impl Stage for MaxConns {
     /// Held until the response is ready.
-    type Ticket = Taken;
+    type Ticket = Slot;
 
-    fn admit(&self, _req: &mut Request, _now: Instant) -> Result<Taken, Refusal> {
-        self.slots.take().then_some(Taken(())).ok_or_else(|| {
+    fn admit(&self, _req: &mut Request, _now: Instant) -> Result<Slot, Refusal> {
+        self.slots.try_take().ok_or_else(|| {
             self.metrics.reject(&self.path, Rejection::MaxConns);
             tracing::error!("concurrent connections over limit, request refused");
             refuse(Error::ServiceUnavailable(
                 "too many concurrent requests".into(),
             ))
         })
-    }
-
-    fn finish(&self, _: Taken, _: &mut Response, _: Instant) {
-        self.slots.give_back();
-    }
-
-    fn abandon(&self, _: Taken) {
-        self.slots.give_back();
     }
 }
 

@@ -90,10 +90,17 @@ fn method_label(m: &http::Method) -> &'static str {
     }
 }
 
-/// A request being counted: in flight until it is finished or abandoned.
+/// A request being counted; in flight until dropped (also when its client goes away).
 pub struct Counted {
     start: Instant,
     method: &'static str,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.metrics.in_flight().dec();
+    }
 }
 
 impl Stage for MetricsMiddleware {
@@ -104,17 +111,13 @@ impl Stage for MetricsMiddleware {
         Ok(Counted {
             start: now,
             method: method_label(req.method()),
+            metrics: self.metrics.clone(),
         })
     }
 
     fn finish(&self, counted: Counted, resp: &mut Response, now: Instant) {
-        self.metrics.in_flight().dec();
         let millis = now.duration_since(counted.start).as_secs_f64() * 1000.0;
         self.record(counted.method, resp.status().as_u16(), millis);
-    }
-
-    fn abandon(&self, _: Counted) {
-        self.metrics.in_flight().dec();
     }
 }
 

@@ -85,14 +85,6 @@ pub trait Stage: Send + Sync + 'static {
     fn finish(&self, ticket: Self::Ticket, resp: &mut Response, now: Instant) {
         let _ = (ticket, resp, now);
     }
-
-    /// The request was dropped unanswered (its client went away, or a stage before this one
-    /// panicked): gives back what `ticket` holds. Tickets are plain values that the stage
-    /// settles here or in [`Stage::finish`], rather than guards that keep a reference to the
-    /// stage: that would be a reference count up and down per stage and request.
-    fn abandon(&self, ticket: Self::Ticket) {
-        let _ = ticket;
-    }
 }
 
 #[cfg(test)]

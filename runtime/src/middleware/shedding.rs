@@ -9,7 +9,7 @@ use http::StatusCode;
 
 use super::{Refusal, Stage, refuse};
 use crate::error::Error;
-use crate::load::Shedder;
+use crate::load::{Promise, Shedder};
 use crate::metrics::{Metrics, Rejection};
 
 /// The shedding middleware; clones share the shedder.
@@ -31,33 +31,23 @@ impl Shedding {
     }
 }
 
-/// A request the shedder let in, at `start`; settled when it is finished or abandoned.
-pub struct Admitted {
-    start: Instant,
-}
-
 impl Stage for Shedding {
-    type Ticket = Admitted;
+    type Ticket = Promise;
 
-    fn admit(&self, _req: &mut Request, now: Instant) -> Result<Admitted, Refusal> {
-        if self.shedder.admit_at(now) {
-            return Ok(Admitted { start: now });
-        }
-        self.metrics.reject(&self.path, Rejection::Shed);
-        Err(refuse(Error::ServiceUnavailable(
-            "service overloaded".into(),
-        )))
+    fn admit(&self, _req: &mut Request, now: Instant) -> Result<Promise, Refusal> {
+        self.shedder.allow_at(now).ok_or_else(|| {
+            self.metrics.reject(&self.path, Rejection::Shed);
+            refuse(Error::ServiceUnavailable("service overloaded".into()))
+        })
     }
 
     /// A 503 from further in is overload too; anything else feeds the capacity estimate.
-    fn finish(&self, admitted: Admitted, resp: &mut Response, now: Instant) {
-        let passed = (resp.status() != StatusCode::SERVICE_UNAVAILABLE).then_some(now);
-        self.shedder.settle(admitted.start, passed);
-    }
-
-    /// No longer in flight; no latency to learn from.
-    fn abandon(&self, admitted: Admitted) {
-        self.shedder.settle(admitted.start, None);
+    fn finish(&self, promise: Promise, resp: &mut Response, now: Instant) {
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            promise.fail();
+        } else {
+            promise.pass_at(now);
+        }
     }
 }
 

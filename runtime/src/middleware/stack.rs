@@ -14,6 +14,7 @@
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -93,12 +94,6 @@ fn finish<S: Stage>(
     }
 }
 
-fn abandon<S: Stage>(stage: &Option<S>, ticket: Option<S::Ticket>) {
-    if let (Some(s), Some(t)) = (stage, ticket) {
-        s.abandon(t);
-    }
-}
-
 impl Stack {
     /// Admits the request stage by stage; on the first refusal, the refusal.
     fn admit(&self, req: &mut Request, now: Instant, t: &mut Tickets) -> Result<(), Refusal> {
@@ -114,16 +109,6 @@ impl Stack {
         Ok(())
     }
 
-    /// Gives back what the admitted stages hold for a request dropped unanswered.
-    fn abandon(&self, t: Tickets) {
-        abandon(&self.breaker, t.breaker);
-        abandon(&self.shedding, t.shedding);
-        abandon(&self.max_conns, t.max_conns);
-        abandon(&self.cors, t.cors);
-        abandon(&self.metrics, t.metrics);
-        abandon(&self.log, t.log);
-    }
-
     /// Finishes the admitted stages, innermost first.
     fn finish(&self, t: Tickets, resp: &mut Response) {
         let now = Instant::now();
@@ -137,18 +122,13 @@ impl Stack {
 }
 
 /// Applies a [`Stack`] to a route.
-///
-/// The stack is made once, when the server's routes are, and lives as long as the process
-/// (it is leaked): every request reaches it through a plain reference. Shared through an
-/// `Arc`, it cost four atomic read-modify-writes per request (axum clones a route's service
-/// for each request, and the request's future holds the stack until it is answered).
-#[derive(Clone, Copy)]
-pub struct StackLayer(&'static Stack);
+#[derive(Clone)]
+pub struct StackLayer(Arc<Stack>);
 
 impl StackLayer {
     /// The layer for `stack`.
     pub fn new(stack: Stack) -> Self {
-        StackLayer(Box::leak(Box::new(stack)))
+        StackLayer(Arc::new(stack))
     }
 }
 
@@ -156,7 +136,7 @@ impl<S> Layer<S> for StackLayer {
     type Service = StackService<S>;
     fn layer(&self, inner: S) -> Self::Service {
         StackService {
-            stack: self.0,
+            stack: self.0.clone(),
             inner,
         }
     }
@@ -165,7 +145,7 @@ impl<S> Layer<S> for StackLayer {
 /// A route's service behind its [`Stack`].
 #[derive(Clone)]
 pub struct StackService<S> {
-    stack: &'static Stack,
+    stack: Arc<Stack>,
     inner: S,
 }
 
@@ -183,7 +163,7 @@ where
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let stack = self.stack;
+        let stack = self.stack.clone();
         let traced = stack.trace.as_ref().map(|t| t.begin(&req));
         let scope = traced.as_ref().map(|t| t.enter());
         let mut tickets = Tickets::default();
@@ -274,19 +254,11 @@ pin_project_lite::pin_project! {
     /// so that it has a name: axum then boxes it once, where an unnameable future needed a
     /// box of its own (an allocation and a copy of the whole future per request).
     pub struct StackFuture<F> {
-        stack: &'static Stack,
+        stack: Arc<Stack>,
         tickets: Tickets,
         traced: Option<Traced>,
         #[pin]
         state: State<F>,
-    }
-
-    impl<F> PinnedDrop for StackFuture<F> {
-        fn drop(this: Pin<&mut Self>) {
-            // Answered, the tickets were taken by `finish`; otherwise they are given back.
-            let this = this.project();
-            this.stack.abandon(std::mem::take(this.tickets));
-        }
     }
 }
 
@@ -315,59 +287,5 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for StackFuture<F>
             t.finish(&mut resp);
         }
         Poll::Ready(Ok(resp))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::future::Future;
-    use std::sync::Arc;
-    use std::task::Context;
-
-    use axum::body::Body;
-    use tower::{Layer, Service, service_fn};
-
-    use super::*;
-    use crate::load::{CpuSource, Shedder};
-    use crate::metrics::Metrics;
-    use crate::middleware::Slots;
-
-    /// A request whose client goes away before it is answered gives back everything its
-    /// stages hold: the MaxConns slot, its place in the in-flight gauge and in the shedder.
-    #[test]
-    fn an_abandoned_request_gives_back_what_it_held() {
-        let metrics = Arc::new(Metrics::new());
-        let slots = Slots::new(1);
-        let shedder = Arc::new(Shedder::new(900, CpuSource::Fixed(Default::default())));
-        let path: Arc<str> = Arc::from("/");
-        let stack = Stack {
-            metrics: Some(MetricsMiddleware::new(metrics.clone(), path.clone())),
-            max_conns: Some(MaxConns::new(slots.clone(), metrics.clone(), path.clone())),
-            shedding: Some(Shedding::new(shedder.clone(), metrics.clone(), path)),
-            ..Stack::default()
-        };
-        let never = service_fn(|_: Request| std::future::pending::<Result<Response, Infallible>>());
-        let mut svc = StackLayer::new(stack).layer(never);
-        let mut fut = Box::pin(svc.call(Request::new(Body::empty())));
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        assert!(fut.as_mut().poll(&mut cx).is_pending());
-        assert!(
-            slots.try_take().is_none(),
-            "the request holds the only slot"
-        );
-        assert_eq!(shedder.flying(), 1);
-        assert!(
-            metrics
-                .render()
-                .contains("http_server_requests_in_flight 1")
-        );
-        drop(fut);
-        assert!(slots.try_take().is_some(), "the slot is free again");
-        assert_eq!(shedder.flying(), 0);
-        assert!(
-            metrics
-                .render()
-                .contains("http_server_requests_in_flight 0")
-        );
     }
 }
