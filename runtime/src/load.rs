@@ -187,6 +187,12 @@ impl Shedder {
         drop
     }
 
+    /// Requests let in and not settled yet.
+    #[cfg(test)]
+    pub(crate) fn flying(&self) -> i64 {
+        self.flying.load(Ordering::Relaxed)
+    }
+
     /// A request ended; `passed` is its response time and end when it was served.
     fn done(&self, passed: Option<(Duration, Instant)>) {
         let flying = self.flying.fetch_sub(1, Ordering::Relaxed) - 1;

@@ -289,3 +289,56 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for StackFuture<F>
         Poll::Ready(Ok(resp))
     }
 }
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::Context;
+
+    use axum::body::Body;
+    use tower::{Layer, Service, service_fn};
+
+    use super::*;
+    use crate::load::{CpuSource, Shedder};
+    use crate::metrics::Metrics;
+    use crate::middleware::Slots;
+
+    /// A request whose client goes away before it is answered gives back everything its
+    /// stages hold: the MaxConns slot, its place in the in-flight gauge and in the shedder.
+    #[test]
+    fn an_abandoned_request_gives_back_what_it_held() {
+        let metrics = Arc::new(Metrics::new());
+        let slots = Slots::new(1);
+        let shedder = Arc::new(Shedder::new(900, CpuSource::Fixed(Default::default())));
+        let path: Arc<str> = Arc::from("/");
+        let stack = Stack {
+            metrics: Some(MetricsMiddleware::new(metrics.clone(), path.clone())),
+            max_conns: Some(MaxConns::new(slots.clone(), metrics.clone(), path.clone())),
+            shedding: Some(Shedding::new(shedder.clone(), metrics.clone(), path)),
+            ..Stack::default()
+        };
+        let never = service_fn(|_: Request| std::future::pending::<Result<Response, Infallible>>());
+        let mut svc = StackLayer::new(stack).layer(never);
+        let mut fut = Box::pin(svc.call(Request::new(Body::empty())));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(
+            slots.try_take().is_none(),
+            "the request holds the only slot"
+        );
+        assert_eq!(shedder.flying(), 1);
+        assert!(
+            metrics
+                .render()
+                .contains("http_server_requests_in_flight 1")
+        );
+        drop(fut);
+        assert!(slots.try_take().is_some(), "the slot is free again");
+        assert_eq!(shedder.flying(), 0);
+        assert!(
+            metrics
+                .render()
+                .contains("http_server_requests_in_flight 0")
+        );
+    }
+}
