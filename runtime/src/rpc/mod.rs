@@ -37,7 +37,6 @@ pub use error::RpcError;
 pub use etcd::{EtcdResolver, Publisher};
 pub use resolve::{DnsResolver, EndpointSender, K8sResolver, Resolver, register_resolver};
 pub use server::{RpcServer, RunningRpc};
-pub use services::GrpcService;
 pub use trace::TraceContext;
 
 pub(crate) use metrics::encode as encode_metrics;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::body::Body;
+use tonic::server::NamedService;
 use tower::{Service, ServiceBuilder};
 
 /// A serving RPC server (the same handle as a REST server's).
@@ -24,7 +25,7 @@ use super::conf::{RpcServerConf, split_host_port};
 use super::etcd::{Publisher, Registry, advertised as publish_addr};
 use super::intercept::InterceptLayer;
 use super::methods::Methods;
-use super::services::{GrpcService, Services};
+use super::services::Services;
 use super::shedding::Shedding;
 use super::stack::{Interceptors, StackLayer};
 use super::timeout::Timeout;
@@ -75,7 +76,16 @@ impl RpcServer {
     }
 
     /// Adds a tonic service (a generated `FooServer::new(logic)`, or any service with a name).
-    pub fn add_service<S: GrpcService>(&mut self, svc: S) -> &mut Self {
+    pub fn add_service<S>(&mut self, svc: S) -> &mut Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
         self.services.push(S::NAME.to_owned());
         self.routes.add(svc);
         self

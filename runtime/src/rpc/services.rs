@@ -19,35 +19,6 @@ use tower::Service;
 
 use super::intercept::{RpcRequest, RpcResponse, status_response};
 
-/// A service a server can host: tonic's generated `FooServer`s, or any service with a name.
-pub trait GrpcService:
-    Service<
-        http::Request<Body>,
-        Response = http::Response<Body>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + NamedService
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<S> GrpcService for S where
-    S: Service<
-            http::Request<Body>,
-            Response = http::Response<Body>,
-            Error = Infallible,
-            Future: Send + 'static,
-        > + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
-
 /// A service's future, boxed.
 type ServiceFuture = Pin<Box<dyn Future<Output = Result<RpcResponse, Infallible>> + Send>>;
 
@@ -62,7 +33,16 @@ pub(crate) struct Services {
 
 impl Services {
     /// Adds `svc` under its name; a later service of the same name replaces it.
-    pub(crate) fn add<S: GrpcService>(&mut self, svc: S) {
+    pub(crate) fn add<S>(&mut self, svc: S)
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
         let call: Call = Box::new(move |req| Box::pin(svc.clone().call(req)));
         let by_name =
             Arc::get_mut(&mut self.by_name).expect("services are added before the server serves");
