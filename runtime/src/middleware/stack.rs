@@ -289,6 +289,7 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for StackFuture<F>
         Poll::Ready(Ok(resp))
     }
 }
+
 #[cfg(test)]
 mod tests {
     use std::future::Future;
