@@ -20,6 +20,7 @@ rounds=${ROUNDS:-7} secs=${SECS:-5}
 command -v h2load >/dev/null || { echo "install h2load (apt-get install -y nghttp2-client)" >&2; exit 2; }
 work=$(mktemp -d); trap 'kill ${pids:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 export CARGO_TARGET_DIR=${BENCH_TARGET:-/tmp/grpc-cpu-target}
+. "$(dirname "$0")/cpu-rounds.sh"
 
 (cd "$root" && cargo build --release -q -p rustctl)
 (cd "$work" && "$CARGO_TARGET_DIR/release/rustctl" rpc new ledger >/dev/null)
@@ -39,27 +40,13 @@ for port in 18942 18090; do
 done
 python3 -c "import struct,sys; m=b'\x0a\x02hi'; sys.stdout.buffer.write(b'\x00'+struct.pack('>I',len(m))+m)" > "$work/ping.bin"
 gen=http://127.0.0.1:18942/ledger.Ledger/Ping bare=http://127.0.0.1:18090/ledger.Ledger/Ping
-hz=$(getconf CLK_TCK)
-# Microseconds of CPU the server `pid` spends per call while h2load calls `url`.
-us_per_call() {
-  local before after n failed
-  before=$(awk '{print $14 + $15}' "/proc/$1/stat")
+# Calls answered while h2load calls `url` for SECS seconds; none may fail.
+calls() {
+  local n failed
   read -r n failed < <(taskset -c 1 h2load -D "$secs" -c 64 -m 1 -t 1 -d "$work/ping.bin" \
-    -H 'content-type: application/grpc' -H 'te: trailers' "$2" 2>/dev/null |
+    -H 'content-type: application/grpc' -H 'te: trailers' "$1" 2>/dev/null |
     awk '/^requests:/ {print $8, $10}')
-  after=$(awk '{print $14 + $15}' "/proc/$1/stat")
-  [ "$failed" = 0 ] || { echo "$2: $failed failed calls" >&2; exit 1; }
-  python3 -c "print(round(($after - $before) * 1e6 / $hz / $n, 2))"
+  [ "$failed" = 0 ] || { echo "$1: $failed failed calls" >&2; exit 1; }
+  echo "$n"
 }
-ratios=""
-for i in $(seq "$rounds"); do
-  if [ $((i % 2)) = 1 ]; then
-    g=$(us_per_call $gen_pid $gen); b=$(us_per_call $bare_pid $bare)
-  else
-    b=$(us_per_call $bare_pid $bare); g=$(us_per_call $gen_pid $gen)
-  fi
-  r=$(python3 -c "print(round($b / $g, 3))")
-  echo "round $i: generated $g us/call, bare $b us/call, ratio $r"
-  ratios="$ratios $r"
-done
-echo "median ratio (bare CPU time / generated): $(echo $ratios | tr ' ' '\n' | sort -n | sed -n "$(( (rounds + 1) / 2 ))p")"
+cpu_rounds calls call $gen_pid $gen $bare_pid $bare

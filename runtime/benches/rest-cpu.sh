@@ -21,6 +21,7 @@ work=$(mktemp -d); trap 'kill ${pids:-} 2>/dev/null || true; rm -rf "$work"' EXI
 export CARGO_TARGET_DIR=${BENCH_TARGET:-/tmp/rest-cpu-target}
 
 . "$(dirname "$0")/fresh-rest.sh"
+. "$(dirname "$0")/cpu-rounds.sh"
 fresh_rest_service
 (cd "$bare_src" && cargo build --release -q)
 
@@ -31,24 +32,6 @@ bare_pid=$!
 pids="$gen_pid $bare_pid"
 gen=http://127.0.0.1:18932/from/you bare=http://127.0.0.1:18081/from/you
 wait_for_200 $gen $bare
-hz=$(getconf CLK_TCK)
-# Microseconds of CPU the server `pid` spends per request while wrk loads `url`.
-us_per_req() {
-  local before after n
-  before=$(awk '{print $14 + $15}' "/proc/$1/stat")
-  n=$(taskset -c 1 wrk -t1 -c64 -d"${secs}s" "$2" | awk '/requests in/ {print $1}')
-  after=$(awk '{print $14 + $15}' "/proc/$1/stat")
-  python3 -c "print(round(($after - $before) * 1e6 / $hz / $n, 2))"
-}
-ratios=""
-for i in $(seq "$rounds"); do
-  if [ $((i % 2)) = 1 ]; then
-    g=$(us_per_req $gen_pid $gen); b=$(us_per_req $bare_pid $bare)
-  else
-    b=$(us_per_req $bare_pid $bare); g=$(us_per_req $gen_pid $gen)
-  fi
-  r=$(python3 -c "print(round($b / $g, 3))")
-  echo "round $i: generated $g us/request, bare $b us/request, ratio $r"
-  ratios="$ratios $r"
-done
-echo "median ratio (bare CPU time / generated): $(echo $ratios | tr ' ' '\n' | sort -n | sed -n "$(( (rounds + 1) / 2 ))p")"
+# Requests answered while wrk loads `url` for SECS seconds.
+requests() { taskset -c 1 wrk -t1 -c64 -d"${secs}s" "$1" | awk '/requests in/ {print $1}'; }
+cpu_rounds requests request $gen_pid $gen $bare_pid $bare
