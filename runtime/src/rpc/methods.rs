@@ -1,12 +1,14 @@
-//! What the server's interceptors keep per method: its name, its breaker and its metric
-//! series, found with one lookup per call. Before, the breaker and both metric families each
+//! What the server's interceptors keep per method: its name, its breaker, its metric series
+//! and the server's time limit on it, found with one lookup per call. Before, the breaker and both metric families each
 //! hashed the method's name on every call, and the name was allocated on every call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use super::metrics::ServerSeries;
 use super::services::service_of;
+use super::timeout::Timeout;
 use crate::breaker::Breaker;
 
 /// At most this many methods are kept: a client sending made-up method names of a registered
@@ -14,12 +16,14 @@ use crate::breaker::Breaker;
 /// no breaker).
 const MAX_METHODS: usize = 4096;
 
-/// One method's name, breaker and series.
+/// One method's name, breaker, series and time limit.
 pub(crate) struct Method {
     /// `/package.Service/Method`.
     pub(crate) name: Arc<str>,
     /// The method's breaker, when breakers are on and the method is of a registered service.
     pub(crate) breaker: Option<Arc<Breaker>>,
+    /// The server's own time limit on a call (`Timeout`, `MethodTimeouts`; none for streams).
+    pub(crate) limit: Option<Duration>,
     /// Whether calls are counted, and the series they are counted in when the method is kept.
     metrics: bool,
     series: Option<ServerSeries>,
@@ -47,16 +51,24 @@ pub(crate) struct Methods {
     services: Arc<[String]>,
     breakers: bool,
     metrics: bool,
+    timeout: Timeout,
     map: RwLock<HashMap<Arc<str>, Arc<Method>>>,
 }
 
 impl Methods {
-    /// Methods of `services`, with breakers and metric series as switched on.
-    pub(crate) fn new(services: Arc<[String]>, breakers: bool, metrics: bool) -> Self {
+    /// Methods of `services`, with breakers and metric series as switched on, and the
+    /// server's time limits.
+    pub(crate) fn new(
+        services: Arc<[String]>,
+        breakers: bool,
+        metrics: bool,
+        timeout: Timeout,
+    ) -> Self {
         Methods {
             services,
             breakers,
             metrics,
+            timeout,
             map: RwLock::default(),
         }
     }
@@ -70,8 +82,9 @@ impl Methods {
         if let Some(m) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(path) {
             return m.clone();
         }
-        let passing = |name| {
+        let passing = |name: Arc<str>| {
             Arc::new(Method {
+                limit: self.timeout.limit(&name),
                 name,
                 breaker: None,
                 metrics: self.metrics,
@@ -91,6 +104,7 @@ impl Methods {
         }
         let method = Arc::new(Method {
             breaker: self.breakers.then(|| Arc::new(Breaker::default())),
+            limit: self.timeout.limit(&name),
             metrics: self.metrics,
             series: self
                 .metrics
@@ -108,14 +122,24 @@ mod tests {
 
     #[test]
     fn methods_of_registered_services_are_kept_with_a_breaker() {
-        let methods = Methods::new(vec!["pkg.Svc".to_owned()].into(), true, false);
+        let methods = Methods::new(
+            vec!["pkg.Svc".to_owned()].into(),
+            true,
+            false,
+            Timeout::default(),
+        );
         let a = methods.get("/pkg.Svc/Get");
         assert!(
             Arc::ptr_eq(&a, &methods.get("/pkg.Svc/Get")),
             "one entry per method"
         );
         assert!(a.breaker.is_some() && a.series.is_none());
-        let counted = Methods::new(vec!["pkg.Svc".to_owned()].into(), false, true);
+        let counted = Methods::new(
+            vec!["pkg.Svc".to_owned()].into(),
+            false,
+            true,
+            Timeout::default(),
+        );
         let b = counted.get("/pkg.Svc/Get");
         assert!(b.breaker.is_none() && b.series.is_some());
         assert_eq!(&*a.name, "/pkg.Svc/Get");
@@ -132,7 +156,12 @@ mod tests {
 
     #[test]
     fn made_up_methods_cannot_grow_the_map_without_bound() {
-        let methods = Methods::new(vec!["pkg.Svc".to_owned()].into(), true, false);
+        let methods = Methods::new(
+            vec!["pkg.Svc".to_owned()].into(),
+            true,
+            false,
+            Timeout::default(),
+        );
         for i in 0..MAX_METHODS + 10 {
             methods.get(&format!("/pkg.Svc/M{i}"));
         }

@@ -92,7 +92,9 @@ impl RpcServer {
     }
 
     /// Serves gRPC reflection (v1 and v1alpha) for an encoded `FileDescriptorSet` (what
-    /// generated code embeds); may be called once per descriptor set.
+    /// generated code embeds); may be called once per descriptor set. The descriptors also
+    /// say which methods stream: `Timeout` bounds unary calls only (as go-zero's server), a
+    /// stream is bounded by the client's deadline or its own `MethodTimeouts` entry.
     pub fn with_reflection(&mut self, encoded_fds: &'static [u8]) -> &mut Self {
         self.reflection.push(encoded_fds);
         self
@@ -178,6 +180,17 @@ impl RpcServer {
             None
         };
         self.add_reflection();
+        // Which methods stream, the runtime's own included (health's `Watch` stays open).
+        let own = [
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ];
+        let streams = own
+            .into_iter()
+            .chain(self.reflection.iter().copied())
+            .flat_map(super::timeout::streaming_methods)
+            .collect();
 
         let ready = Arc::new(AtomicBool::new(false));
         let dev_state = DevState {
@@ -195,11 +208,14 @@ impl RpcServer {
             access_log: (on.log && on.stat).then_some(AccessLog {
                 slow: Duration::from_millis(c.log.slow_threshold),
             }),
-            methods: Methods::new(self.services.clone().into(), on.breaker, on.prometheus),
+            methods: Methods::new(
+                self.services.clone().into(),
+                on.breaker,
+                on.prometheus,
+                Timeout::new(c.timeout, &c.method_timeouts, streams),
+            ),
             shedding: self.shedder.clone().map(Shedding),
-            timeout: on
-                .timeout
-                .then(|| Timeout::new(c.timeout, &c.method_timeouts)),
+            timeout: on.timeout,
             recover: on.recover,
         };
         let stack = ServiceBuilder::new()

@@ -27,7 +27,7 @@ use super::intercept::{
 use super::methods::{Method, Methods};
 use super::recover::recovered;
 use super::shedding::{self, Shedding};
-use super::timeout::Timeout;
+use super::timeout;
 use super::trace::{self, CallIds};
 use crate::load::Promise;
 
@@ -38,7 +38,9 @@ pub(crate) struct Interceptors {
     /// Each method's breaker (when breakers are on) and metric series (when metrics are).
     pub(crate) methods: Methods,
     pub(crate) shedding: Option<Shedding>,
-    pub(crate) timeout: Option<Timeout>,
+    /// Whether calls are bounded by a deadline (the server's limit, the client's
+    /// `grpc-timeout`).
+    pub(crate) timeout: bool,
     pub(crate) recover: bool,
 }
 
@@ -109,8 +111,8 @@ where
         }
         let deadline = on
             .timeout
-            .as_ref()
-            .and_then(|t| t.start(&ending.method.name, req.headers(), now));
+            .then(|| timeout::deadline(ending.method.limit, req.headers(), now))
+            .flatten();
         // Services only build their future here (work starts when it is polled), but a panic
         // while building it is recovered all the same.
         let fut = {

@@ -971,8 +971,92 @@ async fn deadlines_bound_whole_streams() {
     let client = client_for(&running, |c| c.timeout = 150).await;
     let (got, code) = stream(&client, paced.clone()).await;
     assert_eq!((got.len(), code), (1, Code::DeadlineExceeded));
-    // The server's `Timeout` ends the stream it is writing.
+    // A server that does not know the method streams (no descriptors) bounds it by `Timeout`.
     let client = client_for(&running, |c| c.timeout = 0).await;
+    let (got, code) = stream(&client, paced.clone()).await;
+    assert_eq!((got.len(), code), (2, Code::DeadlineExceeded));
+    running.shutdown();
+    running.wait().await.unwrap();
+
+    // Told by the descriptors (as generated code registers them), it leaves the stream to the
+    // client's deadline, as go-zero's server does: 300 ms of messages outlive `Timeout`.
+    // Uncounted: `streams_are_recorded_when_they_end` counts this method's OK streams.
+    let fds = super::timeout::tests::descriptor_set("test", "Echo", &[("Stream", true)]);
+    let mut c = RpcServerConf {
+        timeout: 250,
+        ..conf()
+    };
+    c.middlewares.prometheus = false;
+    let mut server = RpcServer::new(c);
+    server.add_service(Echo::default());
+    server.with_reflection(Vec::leak(fds));
+    let running = server.listen().await.unwrap();
+    let client = client_for(&running, |c| {
+        c.timeout = 0;
+        c.middlewares.prometheus = false;
+    })
+    .await;
+    let (got, code) = stream(&client, paced.clone()).await;
+    assert_eq!((got.len(), code), (3, Code::Ok));
+    let client = client_for(&running, |c| c.timeout = 150).await;
+    let (got, code) = stream(&client, paced.clone()).await;
+    assert_eq!((got.len(), code), (1, Code::DeadlineExceeded));
+    running.shutdown();
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn health_watch_outlives_the_server_timeout() {
+    let running = serve(
+        RpcServerConf {
+            timeout: 200,
+            ..conf()
+        },
+        Echo::default(),
+    )
+    .await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let serving = ServingStatus::Serving as i32;
+    assert_eq!(watch.message().await.unwrap().unwrap().status, serving);
+    // Past `Timeout` the stream is still open: its next message is shutdown's NOT_SERVING.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    running.shutdown();
+    let next = watch.message().await.unwrap().unwrap();
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
+    drop(watch);
+    running.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_method_timeout_bounds_a_stream() {
+    let fds = super::timeout::tests::descriptor_set("test", "Echo", &[("Stream", true)]);
+    let mut server = RpcServer::new(RpcServerConf {
+        timeout: 0,
+        method_timeouts: vec![crate::rpc::MethodTimeoutConf {
+            full_method: "/test.Echo/Stream".into(),
+            timeout: 250,
+        }],
+        ..conf()
+    });
+    server.add_service(Echo::default());
+    server.with_reflection(Vec::leak(fds));
+    let running = server.listen().await.unwrap();
+    let client = client_for(&running, |c| c.timeout = 0).await;
+    let paced = EchoReq {
+        sleep_ms: 100,
+        ..msg("p")
+    };
     let (got, code) = stream(&client, paced).await;
     assert_eq!((got.len(), code), (2, Code::DeadlineExceeded));
     running.shutdown();
