@@ -69,12 +69,23 @@ impl CallOptions {
         &self.metadata
     }
 
-    /// The stream of a client-streaming call as a request carrying these options.
+    /// The stream of a client-streaming (or bidirectional) call as a request carrying these
+    /// options. The client's `Timeout` does not bound it: only a deadline set here does.
     pub fn streaming_request<T>(
         self,
         messages: BoxStream<T>,
     ) -> Result<tonic::Request<Outgoing<T>>, Status> {
-        self.request(Outgoing(messages))
+        let mut request = self.request(Outgoing(messages))?;
+        request.extensions_mut().insert(Streams);
+        Ok(request)
+    }
+
+    /// `message` as the request of a server-streaming call, carrying these options. The
+    /// client's `Timeout` does not bound the stream: only a deadline set here does.
+    pub fn server_streaming_request<T>(self, message: T) -> Result<tonic::Request<T>, Status> {
+        let mut request = self.request(message)?;
+        request.extensions_mut().insert(Streams);
+        Ok(request)
     }
 
     /// `message` as a request carrying these options.
@@ -92,6 +103,11 @@ impl CallOptions {
         Ok(request)
     }
 }
+
+/// Marks the request of a call that streams (its extension): the RPC client's `Timeout`
+/// bounds unary calls only, as go-zero's client does, so a watch can stay open.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Streams;
 
 /// A [`BoxStream`] of messages to send, as a type of its own: handed to tonic as a
 /// `dyn Stream` directly, the call's future cannot be proven `Send` (a rustc limitation with

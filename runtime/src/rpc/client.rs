@@ -1,8 +1,8 @@
 //! The RPC client: a connection pool over the target's endpoints that generated clients
 //! (`FooClient::new(client)`) call through. Per call, in order: tracing propagation
 //! (`traceparent` of the current request), the per-method breaker (UNAVAILABLE without a call
-//! while open), the deadline (the smaller of `Timeout` and the request's own, sent as
-//! `grpc-timeout`; DEADLINE_EXCEEDED past it), p2c balancing, and the
+//! while open), the deadline (the smaller of `Timeout`, for unary calls only, and the
+//! request's own, sent as `grpc-timeout`; DEADLINE_EXCEEDED past it), p2c balancing, and the
 //! `rpc_client_requests_duration_ms` / `rpc_client_requests_code_total` metrics. With `App`
 //! and `Token` set, every call carries them as `app`/`token` metadata (go-zero's credential).
 
@@ -234,7 +234,12 @@ impl Service<http::Request<Body>> for RpcClient {
         } else {
             None
         };
-        let deadline = effective(self.timeout, req.headers());
+        // `Timeout` bounds unary calls only; a stream keeps just the deadline its request set.
+        let limit = match req.extensions().get::<crate::call::Streams>() {
+            Some(_) => None,
+            None => self.timeout,
+        };
+        let deadline = effective(limit, req.headers());
         let timeout_header = deadline.and_then(|d| format_grpc_timeout(d).parse().ok());
         if let Some(v) = timeout_header {
             req.headers_mut().insert("grpc-timeout", v);

@@ -892,14 +892,20 @@ async fn stream_from(
     method: &'static str,
     req: EchoReq,
 ) -> (Vec<String>, Code) {
+    stream_request(client, method, tonic::Request::new(req)).await
+}
+
+/// [`stream_from`] with a request made by the caller (`CallOptions`).
+async fn stream_request(
+    client: &RpcClient,
+    method: &'static str,
+    req: tonic::Request<EchoReq>,
+) -> (Vec<String>, Code) {
     let mut grpc = tonic::client::Grpc::new(client.clone());
     grpc.ready().await.unwrap();
     let path = http::uri::PathAndQuery::from_static(method);
     let codec = ProstCodec::<EchoReq, EchoResp>::default();
-    let mut s = match grpc
-        .server_streaming(tonic::Request::new(req), path, codec)
-        .await
-    {
+    let mut s = match grpc.server_streaming(req, path, codec).await {
         Ok(r) => r.into_inner(),
         Err(e) => return (Vec::new(), e.code()),
     };
@@ -998,8 +1004,23 @@ async fn deadlines_bound_whole_streams() {
     .await;
     let (got, code) = stream(&client, paced.clone()).await;
     assert_eq!((got.len(), code), (3, Code::Ok));
-    let client = client_for(&running, |c| c.timeout = 150).await;
+    let client = client_for(&running, |c| {
+        c.timeout = 150;
+        c.middlewares.prometheus = false;
+    })
+    .await;
     let (got, code) = stream(&client, paced.clone()).await;
+    assert_eq!((got.len(), code), (1, Code::DeadlineExceeded));
+    // A client told the call streams (as generated clients tell it) leaves it to the deadline
+    // set on the call, as go-zero's client does: its own `Timeout` bounds unary calls only.
+    let streaming = |options: crate::CallOptions| {
+        let req = options.server_streaming_request(paced.clone()).unwrap();
+        stream_request(&client, "/test.Echo/Stream", req)
+    };
+    let (got, code) = streaming(crate::CallOptions::new()).await;
+    assert_eq!((got.len(), code), (3, Code::Ok));
+    let short = crate::CallOptions::new().timeout(Duration::from_millis(150));
+    let (got, code) = streaming(short).await;
     assert_eq!((got.len(), code), (1, Code::DeadlineExceeded));
     running.shutdown();
     running.wait().await.unwrap();
