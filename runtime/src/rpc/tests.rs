@@ -983,36 +983,46 @@ async fn deadlines_bound_whole_streams() {
     assert_eq!((got.len(), code), (2, Code::DeadlineExceeded));
     running.shutdown();
     running.wait().await.unwrap();
+}
 
-    // Told by the descriptors (as generated code registers them), it leaves the stream to the
-    // client's deadline, as go-zero's server does: 300 ms of messages outlive `Timeout`.
-    // Uncounted: `streams_are_recorded_when_they_end` counts this method's OK streams.
-    let fds = super::timeout::tests::descriptor_set("test", "Echo", &[("Stream", true)]);
-    let mut c = RpcServerConf {
-        timeout: 250,
-        ..conf()
-    };
+/// A server that knows `/test.Echo/Stream` streams, from descriptors as generated code
+/// registers them. Uncounted: `streams_are_recorded_when_they_end` counts that method's calls.
+async fn serve_streaming(mut c: RpcServerConf) -> RunningRpc {
     c.middlewares.prometheus = false;
+    let fds = super::timeout::tests::descriptor_set("test", "Echo", &[("Stream", true)]);
     let mut server = RpcServer::new(c);
     server.add_service(Echo::default());
     server.with_reflection(Vec::leak(fds));
-    let running = server.listen().await.unwrap();
-    let client = client_for(&running, |c| {
-        c.timeout = 0;
-        c.middlewares.prometheus = false;
+    server.listen().await.unwrap()
+}
+
+#[tokio::test]
+async fn timeouts_bound_unary_calls_only_as_go_zeros_do() {
+    let running = serve_streaming(RpcServerConf {
+        timeout: 250,
+        ..conf()
     })
     .await;
+    let paced = EchoReq {
+        sleep_ms: 100,
+        ..msg("p")
+    };
+    let uncounted = |timeout| {
+        move |c: &mut RpcClientConf| {
+            c.timeout = timeout;
+            c.middlewares.prometheus = false;
+        }
+    };
+    // The server leaves a stream to the client's deadline: 300 ms of messages outlive its
+    // `Timeout`.
+    let client = client_for(&running, uncounted(0)).await;
     let (got, code) = stream(&client, paced.clone()).await;
     assert_eq!((got.len(), code), (3, Code::Ok));
-    let client = client_for(&running, |c| {
-        c.timeout = 150;
-        c.middlewares.prometheus = false;
-    })
-    .await;
+    // A client that does not know the call streams bounds it by its `Timeout`.
+    let client = client_for(&running, uncounted(150)).await;
     let (got, code) = stream(&client, paced.clone()).await;
     assert_eq!((got.len(), code), (1, Code::DeadlineExceeded));
-    // A client told the call streams (as generated clients tell it) leaves it to the deadline
-    // set on the call, as go-zero's client does: its own `Timeout` bounds unary calls only.
+    // Told so (as generated clients tell it), only the deadline set on the call bounds it.
     let streaming = |options: crate::CallOptions| {
         let req = options.server_streaming_request(paced.clone()).unwrap();
         stream_request(&client, "/test.Echo/Stream", req)
@@ -1061,18 +1071,15 @@ async fn health_watch_outlives_the_server_timeout() {
 
 #[tokio::test]
 async fn a_method_timeout_bounds_a_stream() {
-    let fds = super::timeout::tests::descriptor_set("test", "Echo", &[("Stream", true)]);
-    let mut server = RpcServer::new(RpcServerConf {
+    let running = serve_streaming(RpcServerConf {
         timeout: 0,
         method_timeouts: vec![crate::rpc::MethodTimeoutConf {
             full_method: "/test.Echo/Stream".into(),
             timeout: 250,
         }],
         ..conf()
-    });
-    server.add_service(Echo::default());
-    server.with_reflection(Vec::leak(fds));
-    let running = server.listen().await.unwrap();
+    })
+    .await;
     let client = client_for(&running, |c| c.timeout = 0).await;
     let paced = EchoReq {
         sleep_ms: 100,
