@@ -1,6 +1,7 @@
 //! What the server's interceptors keep per method: its name, its breaker, its metric series
-//! and the server's time limit on it, found with one lookup per call. Before, the breaker and both metric families each
-//! hashed the method's name on every call, and the name was allocated on every call.
+//! and the server's time limit on it, found with one lookup per call. Before, the breaker,
+//! both metric families and the timeout each hashed the method's name on every call, and the
+//! name was allocated on every call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -120,26 +121,22 @@ impl Methods {
 mod tests {
     use super::*;
 
+    /// The methods of one registered service, `pkg.Svc`.
+    fn of_pkg_svc(breakers: bool, metrics: bool) -> Methods {
+        let services = vec!["pkg.Svc".to_owned()].into();
+        Methods::new(services, breakers, metrics, Timeout::default())
+    }
+
     #[test]
     fn methods_of_registered_services_are_kept_with_a_breaker() {
-        let methods = Methods::new(
-            vec!["pkg.Svc".to_owned()].into(),
-            true,
-            false,
-            Timeout::default(),
-        );
+        let methods = of_pkg_svc(true, false);
         let a = methods.get("/pkg.Svc/Get");
         assert!(
             Arc::ptr_eq(&a, &methods.get("/pkg.Svc/Get")),
             "one entry per method"
         );
         assert!(a.breaker.is_some() && a.series.is_none());
-        let counted = Methods::new(
-            vec!["pkg.Svc".to_owned()].into(),
-            false,
-            true,
-            Timeout::default(),
-        );
+        let counted = of_pkg_svc(false, true);
         let b = counted.get("/pkg.Svc/Get");
         assert!(b.breaker.is_none() && b.series.is_some());
         assert_eq!(&*a.name, "/pkg.Svc/Get");
@@ -156,12 +153,7 @@ mod tests {
 
     #[test]
     fn made_up_methods_cannot_grow_the_map_without_bound() {
-        let methods = Methods::new(
-            vec!["pkg.Svc".to_owned()].into(),
-            true,
-            false,
-            Timeout::default(),
-        );
+        let methods = of_pkg_svc(true, false);
         for i in 0..MAX_METHODS + 10 {
             methods.get(&format!("/pkg.Svc/M{i}"));
         }
