@@ -14,9 +14,9 @@
 # reopening each stream when it ends, for SECS seconds. Rounds alternate the order of the
 # servers. Prints each round (msgs/s; the server's CPU time and how busy core 0 was, in % of the
 # round: a core busier than its server was shared with something else; how the streams ended,
-# from the client) and the median ratios. The generated service's `Timeout` (2000 ms as
-# generated) also bounds streams: one still running then ends with DEADLINE_EXCEEDED (the client
-# counts its messages, tallies the end and opens another stream).
+# from the client) and the median ratios. The generated service's `Timeout` bounds unary calls
+# only (as go-zero's), so each stream runs until its COUNT events are sent; a stream that ends
+# otherwise is tallied by how it ended, and the client opens another.
 #
 # usage: stream-vs-bare.sh [PROJECT_ROOT]   (default: the checkout this script is in)
 # env:   ROUNDS (5), SECS (5), STREAMS (8), COUNT (200000), WARM (1: seconds of warm-up per
