@@ -75,13 +75,13 @@ impl CallOptions {
         self,
         messages: BoxStream<T>,
     ) -> Result<tonic::Request<Outgoing<T>>, Status> {
-        let mut request = self.request(Outgoing(messages))?;
-        request.extensions_mut().insert(Streams);
-        Ok(request)
+        self.server_streaming_request(Outgoing(messages))
     }
 
-    /// `message` as the request of a server-streaming call, carrying these options. The
-    /// client's `Timeout` does not bound the stream: only a deadline set here does.
+    /// `message` as the request of a streaming call (a server-streaming call's one message;
+    /// [`Self::streaming_request`] passes its stream here), carrying these options and marked
+    /// as streaming: the client's `Timeout` does not bound the call, only a deadline set here
+    /// does.
     pub fn server_streaming_request<T>(self, message: T) -> Result<tonic::Request<T>, Status> {
         let mut request = self.request(message)?;
         request.extensions_mut().insert(Streams);
